@@ -1,0 +1,1 @@
+"""CSV import of subscribers, plans and topology from billing/OSS exports."""

@@ -1,0 +1,1 @@
+"""Audit: an append-only trail of who did what to which record."""

@@ -1,0 +1,1 @@
+"""The ``homeport`` command: thin wrappers over domain actions."""

@@ -1,0 +1,48 @@
+"""Entry point of the ``homeport`` command."""
+
+from __future__ import annotations
+
+import typer
+
+from homeport import __version__
+from homeport.cli import db, demo, imports, serve, simulate, users
+from homeport.cli.context import CliContext
+
+app = typer.Typer(
+    name="homeport",
+    help="Homeport: proactive, omnichannel support for broadband service providers.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"homeport {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Configuration comes from homeport.toml (or HOMEPORT_CONFIG) and HOMEPORT_* variables."""
+    if ctx.obj is None:
+        ctx.obj = CliContext()
+
+
+app.add_typer(db.app, name="db")
+app.add_typer(users.users, name="users")
+app.add_typer(users.tokens, name="tokens")
+app.add_typer(imports.app, name="import")
+app.command()(serve.serve)
+app.command()(simulate.simulate)
+app.command()(demo.demo)
+
+
+def main() -> None:
+    app()

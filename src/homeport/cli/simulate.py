@@ -1,0 +1,5 @@
+import typer
+
+
+def simulate(ctx: typer.Context) -> None:
+    """Simulate a BSP."""

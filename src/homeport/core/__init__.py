@@ -1,0 +1,1 @@
+"""Core: settings, database, events, clock and errors. Imports nothing from Homeport."""

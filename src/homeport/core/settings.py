@@ -1,0 +1,101 @@
+"""Typed settings: defaults < ``homeport.toml`` < ``HOMEPORT_*`` environment < explicit arguments.
+
+The TOML file is ``./homeport.toml`` unless ``HOMEPORT_CONFIG`` names another path.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "homeport"
+
+
+def config_path() -> Path:
+    return Path(os.environ.get("HOMEPORT_CONFIG", "homeport.toml"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOMEPORT_", extra="forbid")
+
+    bsp_name: str = "Homeport Broadband"
+    #: The BSP's time zone: times are stored in UTC and shown in this zone.
+    timezone: str = "UTC"
+    data_dir: Path = Field(default_factory=default_data_dir)
+    #: SQLAlchemy URL; empty means SQLite in ``data_dir``. ``postgresql://user@host/db`` works.
+    database_url: str = ""
+    #: Signs session cookies. Empty: read or create ``data_dir/secret_key`` (mode 0600).
+    secret_key: str = ""
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    session_max_age_s: int = Field(default=8 * 3600, gt=0)
+    #: Send cookies only over HTTPS. Turn on in production behind TLS.
+    cookie_secure: bool = False
+    #: Failed logins allowed per e-mail address (and, times four, per client address) per window.
+    login_max_failures: int = Field(default=5, gt=0)
+    login_window_s: int = Field(default=900, gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(
+                f"unknown time zone {value!r} (use an IANA name such as 'Europe/London')"
+            ) from exc
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=config_path())
+        return (init_settings, env_settings, toml)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'homeport.db'}"
+
+    def ensure_data_dir(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir
+
+    def effective_secret_key(self) -> str:
+        """The configured key, else one kept in ``data_dir/secret_key`` (created once)."""
+        if self.secret_key:
+            return self.secret_key
+        path = self.ensure_data_dir() / "secret_key"
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_urlsafe(48))
+        return path.read_text().strip()
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

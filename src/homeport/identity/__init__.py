@@ -1,0 +1,1 @@
+"""Identity: staff users, teams, subscriber accounts, API tokens, login throttling."""

@@ -1,0 +1,1 @@
+"""Network: topology (region > access node > port) and each home's network."""

@@ -1,0 +1,1 @@
+"""A seeded, deterministic simulation of a BSP (DESIGN.md section 8)."""

@@ -1,0 +1,1 @@
+"""Subscribers: accounts with contact and consent, plans, value-based bundles."""

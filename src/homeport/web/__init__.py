@@ -1,0 +1,1 @@
+"""The web tier: FastAPI app, server-rendered pages, static assets."""

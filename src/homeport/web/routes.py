@@ -1,0 +1,27 @@
+"""Every router of the app, in one list, so nothing is mounted by accident (and the access
+test can walk every route)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+
+def routers() -> list[APIRouter]:
+    from homeport.adapters.csv_import import api as import_api
+    from homeport.network import api as network_api
+    from homeport.subscribers import api as subscribers_api
+    from homeport.web.views import auth, subscribers, system
+
+    return [
+        system.router,
+        auth.router,
+        subscribers.router,
+        subscribers_api.router,
+        network_api.router,
+        import_api.router,
+    ]
+
+
+def include_all(app: FastAPI) -> None:
+    for router in routers():
+        app.include_router(router)
