@@ -32,6 +32,21 @@ TEST_ACTOR = Actor("system", None, "tests")
 migrations.import_all_models()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _fast_password_hashing() -> Iterator[None]:
+    """Real Argon2id with its cheapest parameters: the tests check behaviour, not strength."""
+    from argon2 import PasswordHasher
+
+    from homeport.identity import passwords
+
+    cheap = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    patch = pytest.MonkeyPatch()
+    patch.setattr(passwords, "_hasher", cheap)
+    patch.setattr(passwords, "_DUMMY_HASH", cheap.hash("dummy"))
+    yield
+    patch.undo()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No test reads the developer's homeport.toml or HOMEPORT_* variables."""
