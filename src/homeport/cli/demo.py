@@ -8,7 +8,14 @@ import socket
 from pathlib import Path
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from sqlalchemy import func, select
 
 from homeport import migrations
@@ -53,7 +60,7 @@ def prepare(cli: CliContext, *, subscribers: int, seed: int, reset: bool, data_d
         if existing:
             console.print(f"reusing the demo data: {existing:,} subscribers (--reset starts over)")
         else:
-            tasks: dict[str, int] = {}
+            tasks: dict[str, TaskID] = {}
 
             def advance(stage: str, done: int, total: int) -> None:
                 if stage not in tasks:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
+from sqlalchemy import Connection, pool
 
 from homeport.core.db import Base, make_engine
 from homeport.core.settings import load_settings
@@ -9,9 +9,10 @@ from homeport.migrations import import_all_models
 
 import_all_models()
 config = context.config
-url = config.attributes.get("homeport_url") or config.get_main_option("sqlalchemy.url")
-if not url or url == "driver://":
-    url = load_settings().effective_database_url
+_given: str | None = config.attributes.get("homeport_url") or config.get_main_option(
+    "sqlalchemy.url"
+)
+url: str = _given if _given and _given != "driver://" else load_settings().effective_database_url
 
 
 def run_migrations_offline() -> None:
@@ -35,12 +36,12 @@ def run_migrations_online() -> None:
         engine.dispose()
 
 
-def _include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+def _include_object(obj, name, type_, reflected, compare_to):
     """Leave out of the drift check the PostgreSQL-only search indexes of revision 0002."""
     return not (type_ == "index" and reflected and name and name.endswith("_trgm"))
 
 
-def _run(connection) -> None:  # type: ignore[no-untyped-def]
+def _run(connection: Connection) -> None:
     context.configure(
         include_object=_include_object,
         connection=connection,
