@@ -17,10 +17,13 @@ HERE = Path(__file__).resolve().parent
 def import_all_models() -> None:
     """Import every domain's tables so ``Base.metadata`` is complete."""
     import homeport.audit.models
+    import homeport.health.models
     import homeport.identity.models
     import homeport.network.models
     import homeport.simulator.models
-    import homeport.subscribers.models  # noqa: F401
+    import homeport.subscribers.models
+    import homeport.support.models
+    import homeport.telemetry.models  # noqa: F401
 
 
 def alembic_config(url: str) -> Config:

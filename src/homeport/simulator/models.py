@@ -6,10 +6,13 @@ outside the simulator and the evaluation code reads these.
 
 from __future__ import annotations
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from homeport.core.db import Base
+from homeport.core.db import Base, UTCDateTime
 from homeport.subscribers.models import LIFESTYLES
 
 
@@ -29,3 +32,21 @@ class SimHome(Base):
     line_latency_ms: Mapped[float]
     line_jitter_ms: Mapped[float]
     line_loss_pct: Mapped[float]
+
+
+class SimFault(Base):
+    """A fault the simulator injected: what, where, when. Detection is scored against these."""
+
+    __tablename__ = "sim_faults"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40), index=True)
+    home_id: Mapped[int | None] = mapped_column(
+        ForeignKey("homes.id", ondelete="CASCADE"), index=True
+    )
+    port_id: Mapped[int | None] = mapped_column(ForeignKey("ports.id", ondelete="CASCADE"))
+    #: The client MAC, mesh node or band the fault concerns ('' for the whole home or area).
+    subject: Mapped[str] = mapped_column(String(64), default="")
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

@@ -1,0 +1,1 @@
+"""Telemetry: the report contract, validation, batched storage and rollups (DESIGN.md 5)."""
