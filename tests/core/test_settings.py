@@ -51,3 +51,18 @@ def test_secret_key_is_created_once_with_private_permissions(tmp_path: Path) -> 
     assert s.effective_secret_key() == key
     assert (tmp_path / "d" / "secret_key").stat().st_mode & 0o777 == 0o600
     assert Settings(secret_key="given").effective_secret_key() == "given"
+
+
+def test_nested_sections_from_toml_and_environment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    toml = tmp_path / "homeport.toml"
+    toml.write_text("[health]\nopen_after = 3\n[telemetry]\nraw_retention_days = 30\n")
+    monkeypatch.setenv("HOMEPORT_CONFIG", str(toml))
+    monkeypatch.setenv("HOMEPORT_HEALTH__RESOLVE_AFTER", "5")
+    s = load_settings()
+    assert (s.health.open_after, s.health.resolve_after) == (3, 5)
+    assert s.telemetry.raw_retention_days == 30
+    monkeypatch.setenv("HOMEPORT_HEALTH__OPEN_AFTER", "0")
+    with pytest.raises(ValidationError, match="open_after"):
+        load_settings()

@@ -35,6 +35,8 @@ Handler = Callable[[Any], None]
 class EventBus:
     def __init__(self) -> None:
         self._handlers: dict[type[Event], list[Handler]] = defaultdict(list)
+        #: Set by ``homeport.wiring.connect`` once the domains' handlers are subscribed.
+        self.wired = False
 
     def subscribe(self, event_type: type[E], handler: Callable[[E], None]) -> None:
         self._handlers[event_type].append(handler)

@@ -19,6 +19,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from homeport.core.health_settings import HealthSettings
+from homeport.core.telemetry_settings import TelemetrySettings
+
 
 def default_data_dir() -> Path:
     base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
@@ -30,7 +33,9 @@ def config_path() -> Path:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="HOMEPORT_", extra="forbid")
+    model_config = SettingsConfigDict(
+        env_prefix="HOMEPORT_", env_nested_delimiter="__", extra="forbid"
+    )
 
     bsp_name: str = "Homeport Broadband"
     #: The BSP's time zone: times are stored in UTC and shown in this zone.
@@ -49,6 +54,9 @@ class Settings(BaseSettings):
     #: Failed logins allowed per e-mail address (and, times four, per client address) per window.
     login_max_failures: int = Field(default=5, gt=0)
     login_window_s: int = Field(default=900, gt=0)
+
+    telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
+    health: HealthSettings = Field(default_factory=HealthSettings)
 
     @field_validator("timezone")
     @classmethod

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from homeport import __version__
+from homeport import __version__, wiring
 from homeport.core.clock import Clock, SystemClock
 from homeport.core.db import Database
 from homeport.core.errors import HomeportError, Throttled, ValidationFailed
@@ -47,6 +47,7 @@ def create_app(
     app.state.settings = settings
     app.state.db = db or Database(settings.effective_database_url)
     app.state.clock = clock or SystemClock()
+    wiring.connect(app.state.db, settings)
 
     app.add_middleware(
         SessionMiddleware,
