@@ -130,10 +130,9 @@ def demo(
         raise fail(f"port {port} on {host} is in use: stop what uses it or pass --port")
     out.print(f"Homeport demo data folder: [bold]{folder}[/]")
     password = prepare(cli, subscribers=subscribers, seed=seed, reset=reset, data_dir=folder)
-    out.print(
-        f"\nSign in at [bold]http://{host}:{port}/login[/] as [bold]{DEMO_ADMIN}[/] "
-        f"with password [bold]{password}[/]\n(a new password is set each time the demo "
-        "starts; Ctrl-C stops it)\n"
-    )
+    out.print(f"\nHomeport is ready at [bold]http://{host}:{port}/[/]", highlight=False)
+    out.print(f"  e-mail:   [bold]{DEMO_ADMIN}[/]", highlight=False)
+    out.print(f"  password: [bold]{password}[/]", highlight=False, soft_wrap=True)
+    out.print("(a new password is set each time the demo starts; Ctrl-C stops it)\n")
     if not prepare_only:
         run_server(cli, host, port)
