@@ -9,6 +9,7 @@ from functools import cached_property
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
 from homeport import migrations
 from homeport.audit.actions import Actor
@@ -24,14 +25,15 @@ CLI_ACTOR = Actor("system", None, "cli")
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    """Print ``error: message`` (user text is not markup; long paths are not wrapped)."""
+    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
 def report(exc: HomeportError) -> typer.Exit:
     if isinstance(exc, ValidationFailed) and exc.errors:
         for err in exc.errors:
-            console.print(f"  {err}", highlight=False, markup=False)
+            console.print(f"  {err}", highlight=False, markup=False, soft_wrap=True)
     return fail(exc.message)
 
 

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import typer
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -24,7 +23,7 @@ from rich.progress import (
 
 from homeport.adapters.csv_import.formats import FORMATS
 from homeport.adapters.csv_import.importer import ImportResult, import_csv
-from homeport.cli.context import CLI_ACTOR, console, get, out
+from homeport.cli.context import CLI_ACTOR, console, fail, get, out
 from homeport.core.errors import HomeportError, ValidationFailed
 
 app = typer.Typer(
@@ -38,21 +37,15 @@ PROGRESS_FROM_LINES = 2000
 _LABELS = {"reading": "reading", "writing": "importing", "checking": "checking"}
 
 
-def _fail(message: str) -> typer.Exit:
-    """As ``context.fail``, without wrapping long lines (file paths, error lists)."""
-    console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
-
-
 def _read_bytes(path: Path) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError as exc:
-        raise _fail(f"cannot read {path}: no such file") from exc
+        raise fail(f"cannot read {path}: no such file") from exc
     except IsADirectoryError as exc:
-        raise _fail(f"cannot read {path}: it is a directory, not a CSV file") from exc
+        raise fail(f"cannot read {path}: it is a directory, not a CSV file") from exc
     except OSError as exc:
-        raise _fail(f"cannot read {path}: {exc.strerror or exc}") from exc
+        raise fail(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
 @contextmanager
@@ -91,7 +84,7 @@ def _report(exc: HomeportError) -> typer.Exit:
     if isinstance(exc, ValidationFailed):
         for err in exc.errors:
             console.print(str(err), highlight=False, markup=False, soft_wrap=True)
-    return _fail(exc.message)
+    return fail(exc.message)
 
 
 def run(ctx: typer.Context, kind: str, path: Path, dry_run: bool) -> None:

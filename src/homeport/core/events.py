@@ -71,3 +71,27 @@ def _deliver(session: Session) -> None:
 @sa_event.listens_for(Session, "after_soft_rollback")
 def _discard(session: Session, previous_transaction: Any) -> None:
     session.info.pop(_PENDING, None)
+
+
+_AWAITING_IDS = "homeport.events_awaiting_ids"
+
+
+def publish_when_flushed(session: Session, make: Callable[[], Event]) -> None:
+    """Publish the event ``make()`` builds once the next flush has given new rows their ids.
+
+    An action that creates a row need not flush it at once just to name its id in an event;
+    a batch of creates is then flushed together (at the latest by the commit). As with
+    :func:`publish`, nothing reaches the bus unless the transaction commits.
+    """
+    session.info.setdefault(_AWAITING_IDS, []).append(make)
+
+
+@sa_event.listens_for(Session, "after_flush_postexec")
+def _publish_awaiting(session: Session, _flush_context: Any) -> None:
+    for make in session.info.pop(_AWAITING_IDS, []):
+        publish(session, make())
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _discard_awaiting(session: Session, _previous_transaction: Any) -> None:
+    session.info.pop(_AWAITING_IDS, None)

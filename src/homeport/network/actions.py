@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, lazyload
 
 from homeport.audit.actions import Actor, record
 from homeport.core.errors import FieldError, ValidationFailed
-from homeport.core.events import Event, publish
+from homeport.core.events import Event, publish, publish_when_flushed
+from homeport.core.writes import Saved, apply, cached, chunks, given
 from homeport.network.models import AccessNode, Home, Port, Region
 from homeport.network.schemas import (
     NODE_KIND_FOR_TECHNOLOGY,
@@ -26,15 +27,7 @@ from homeport.network.schemas import (
     PortIn,
     RegionIn,
 )
-from homeport.subscribers.actions import (
-    Saved,
-    apply,
-    cached,
-    chunks,
-    given,
-    publish_when_flushed,
-    subscriber_row,
-)
+from homeport.subscribers.actions import subscriber_row
 from homeport.subscribers.models import Subscriber
 from homeport.subscribers.schemas import shown
 

@@ -11,19 +11,18 @@ record one audit entry for the whole batch themselves.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any
 
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from homeport.audit.actions import Actor, record
 from homeport.core.errors import Conflict, FieldError, NotFound, ValidationFailed
-from homeport.core.events import Event, publish
+from homeport.core.events import Event, publish, publish_when_flushed
+from homeport.core.writes import Saved, apply, cached, given, load_by_key
 from homeport.subscribers.models import Bundle, Plan, Subscriber
 from homeport.subscribers.schemas import (
     BundleIn,
@@ -32,27 +31,6 @@ from homeport.subscribers.schemas import (
     SubscriberIn,
     shown,
 )
-
-T = TypeVar("T")
-Outcome = Literal["created", "updated", "unchanged"]
-#: Rows per ``IN (...)`` list when loading many rows by key.
-CHUNK = 500
-
-
-@dataclass(frozen=True)
-class Saved(Generic[T]):
-    """What an upsert did: the row, whether it was created, and which fields changed."""
-
-    row: T
-    created: bool
-    changed: tuple[str, ...] = ()
-
-    @property
-    def outcome(self) -> Outcome:
-        if self.created:
-            return "created"
-        return "updated" if self.changed else "unchanged"
-
 
 # Events ------------------------------------------------------------------------------------
 
@@ -114,30 +92,6 @@ class SubscriberBundlesChanged(Event):
     removed: tuple[str, ...]
 
 
-_AWAITING_IDS = "homeport.events_awaiting_ids"
-
-
-def publish_when_flushed(session: Session, make: Callable[[], Event]) -> None:
-    """Publish the event ``make()`` builds once the next flush has given new rows their ids.
-
-    An action that creates a row need not flush it at once just to name its id in an event;
-    a batch of creates is then flushed together (at the latest by the commit). As with
-    :func:`publish`, nothing reaches the bus unless the transaction commits.
-    """
-    session.info.setdefault(_AWAITING_IDS, []).append(make)
-
-
-@sa_event.listens_for(Session, "after_flush_postexec")
-def _publish_awaiting(session: Session, _flush_context: Any) -> None:
-    for make in session.info.pop(_AWAITING_IDS, []):
-        publish(session, make())
-
-
-@sa_event.listens_for(Session, "after_soft_rollback")
-def _discard_awaiting(session: Session, _previous_transaction: Any) -> None:
-    session.info.pop(_AWAITING_IDS, None)
-
-
 # Rows already looked up ---------------------------------------------------------------------
 
 
@@ -162,45 +116,10 @@ class Known:
         subscribers: Iterable[str] = (),
     ) -> Known:
         """Look up the keys not known yet, in a few queries."""
-        _load(session, Plan, Plan.code, plans, self.plans)
-        _load(session, Bundle, Bundle.code, bundles, self.bundles)
-        _load(session, Subscriber, Subscriber.account_number, subscribers, self.subscribers)
+        load_by_key(session, Plan, Plan.code, plans, self.plans)
+        load_by_key(session, Bundle, Bundle.code, bundles, self.bundles)
+        load_by_key(session, Subscriber, Subscriber.account_number, subscribers, self.subscribers)
         return self
-
-
-def chunks(keys: Iterable[T], size: int = CHUNK) -> Iterator[list[T]]:
-    batch: list[T] = []
-    for key in keys:
-        batch.append(key)
-        if len(batch) == size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
-
-
-def _load(
-    session: Session, model: Any, column: Any, keys: Iterable[str], into: dict[str, Any]
-) -> None:
-    wanted = sorted(set(keys) - set(into))
-    for key in wanted:
-        into[key] = None
-    for batch in chunks(wanted):
-        for row in session.scalars(select(model).where(column.in_(batch))):
-            into[getattr(row, column.key)] = row
-
-
-K = TypeVar("K")
-
-
-def cached(cache: dict[K, T | None] | None, key: K, look_up: Callable[[], T | None]) -> T | None:
-    """``cache[key]`` if known, else ``look_up()`` (remembered in ``cache`` if there is one)."""
-    if cache is not None and key in cache:
-        return cache[key]
-    row = look_up()
-    if cache is not None:
-        cache[key] = row
-    return row
 
 
 def plan_by_code(session: Session, code: str, known: Known | None = None) -> Plan | None:
@@ -227,33 +146,6 @@ def subscriber_by_account(
         account,
         lambda: session.scalar(select(Subscriber).where(Subscriber.account_number == account)),
     )
-
-
-# Helpers ----------------------------------------------------------------------------------
-
-
-def _jsonable(value: object) -> object:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return value
-
-
-def apply(row: object, values: dict[str, Any]) -> dict[str, list[object]]:
-    """Set the values that differ; returns ``{field: [old, new]}`` for the audit trail."""
-    changes: dict[str, list[object]] = {}
-    for name, new in values.items():
-        old = getattr(row, name)
-        if old != new:
-            setattr(row, name, new)
-            changes[name] = [_jsonable(old), _jsonable(new)]
-    return changes
-
-
-def given(**values: Any) -> dict[str, Any]:
-    """The values that were given (``None`` means "keep what is stored")."""
-    return {k: v for k, v in values.items() if v is not None}
 
 
 # Plans and bundles -------------------------------------------------------------------------

@@ -47,9 +47,9 @@ from homeport.core.errors import (
     ValidationFailed,
 )
 from homeport.core.events import Event, publish
+from homeport.core.writes import Outcome, chunks
 from homeport.network import actions as network
 from homeport.subscribers import actions as subscribers
-from homeport.subscribers.actions import Outcome, chunks
 
 log = logging.getLogger(__name__)
 #: Rows written between flushes (and looked up together).
