@@ -1,0 +1,285 @@
+"""Benchmark: end-to-end telemetry ingest in reports per second, against the parse-only ceiling.
+
+For each fleet size it seeds that many known gateways into a fresh database (an SQLite file in
+a temporary folder and, when ``HOMEPORT_BENCH_DATABASE_URL`` names a PostgreSQL server, a
+throw-away database on it), builds HTTP-sized JSON batches of realistic reports (full WAN block,
+two radios, six clients, one mesh node, resources) for random devices, then measures:
+
+- **parse-only**: ``orjson.loads`` over the same payloads (the ceiling: no Python code can
+  ingest faster than it can decode);
+- **parse+validate**: :func:`homeport.telemetry.ingest.parse_batch` (orjson + the pydantic
+  contract with its bounds);
+- **end-to-end**: parse, validate, :func:`~homeport.telemetry.actions.store_reports` (device
+  lookup, time checks, batched insert, gateway and client-device refresh) and commit, one
+  transaction per batch, as ``POST /api/v1/telemetry`` does; with ``--detect`` the domains'
+  event handlers (``homeport.wiring``; the health detectors once they are registered) run on
+  every committed batch too.
+
+It prints reports/s, the ratio to the ceiling and the process's peak memory.
+
+    python bench/ingest.py                               # 1,000 and 100,000 devices
+    python bench/ingest.py --sizes 1000000 --reports 200000
+    python bench/ingest.py --pg-insert executemany       # compare the PostgreSQL write paths
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from sqlalchemy import create_engine, insert, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from homeport import migrations, wiring
+from homeport.core.db import Database, normalise_url
+from homeport.core.settings import Settings
+from homeport.network.models import Gateway, Home
+from homeport.subscribers.models import Subscriber
+from homeport.telemetry import actions
+from homeport.telemetry.actions import store_reports
+from homeport.telemetry.ingest import parse_batch
+
+NOW = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+GOAL_PG = 20_000.0
+SEED_CHUNK = 50_000
+
+
+@contextmanager
+def sqlite_database() -> Iterator[str]:
+    with tempfile.TemporaryDirectory(prefix="homeport-bench-") as folder:
+        url = f"sqlite:///{Path(folder) / 'bench.db'}"
+        migrations.upgrade(url)
+        yield url
+
+
+@contextmanager
+def postgres_database(server_url: str) -> Iterator[str]:
+    name = f"homeport_bench_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(normalise_url(server_url), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = (
+        make_url(normalise_url(server_url)).set(database=name).render_as_string(hide_password=False)
+    )
+    try:
+        migrations.upgrade(url)
+        yield url
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def device_id(i: int) -> str:
+    return f"GW-{i:07d}"
+
+
+def seed_devices(db: Database, n: int) -> float:
+    """``n`` subscribers, each with a home and a gateway (ids 1..n); seconds taken."""
+    started = time.perf_counter()
+    for start in range(0, n, SEED_CHUNK):
+        ids = range(start + 1, min(n, start + SEED_CHUNK) + 1)
+        with db.transaction() as session:
+            conn = session.connection()
+            conn.execute(
+                insert(Subscriber),
+                [
+                    {
+                        "id": i,
+                        "account_number": f"B{i:08d}",
+                        "name": f"Bench {i}",
+                        "created_at": NOW,
+                        "updated_at": NOW,
+                    }
+                    for i in ids
+                ],
+            )
+            conn.execute(
+                insert(Home), [{"id": i, "subscriber_id": i, "technology": "fttp"} for i in ids]
+            )
+            conn.execute(
+                insert(Gateway), [{"id": i, "home_id": i, "device_id": device_id(i)} for i in ids]
+            )
+    if db.dialect == "postgresql":
+        with db.engine.begin() as conn:
+            for table in ("subscribers", "homes", "gateways"):
+                conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), {n})"))
+            conn.execute(text("ANALYZE"))
+    return time.perf_counter() - started
+
+
+def make_report(rng: random.Random, device: int, ts: datetime) -> dict[str, Any]:
+    return {
+        "device_id": device_id(device),
+        "ts": ts.isoformat(),
+        "uptime_s": rng.randrange(60, 5_000_000),
+        "wan": {
+            "status": "up",
+            "down_mbps": round(rng.uniform(80, 950), 1),
+            "up_mbps": round(rng.uniform(10, 110), 1),
+            "latency_ms": round(rng.uniform(4, 40), 1),
+            "jitter_ms": round(rng.uniform(0.2, 6), 1),
+            "loss_pct": round(rng.choice((0.0, 0.0, 0.0, 0.1, 0.4)), 1),
+            "optical_rx_dbm": round(rng.uniform(-24, -12), 1),
+            "disconnects": 0,
+        },
+        "radios": [
+            {
+                "band": "2.4GHz",
+                "channel": rng.choice((1, 6, 11)),
+                "width_mhz": 20,
+                "utilization_pct": rng.randrange(5, 80),
+                "noise_dbm": -95,
+            },
+            {
+                "band": "5GHz",
+                "channel": rng.choice((36, 52, 100, 149)),
+                "width_mhz": 80,
+                "utilization_pct": rng.randrange(2, 60),
+                "noise_dbm": -92,
+            },
+        ],
+        "clients": [
+            {
+                "mac": f"02:{device >> 24 & 255:02x}:{device >> 16 & 255:02x}:"
+                f"{device >> 8 & 255:02x}:{device & 255:02x}:{j:02x}",
+                "band": "5GHz" if j % 3 else "2.4GHz",
+                "rssi_dbm": rng.randrange(-85, -35),
+                "phy_rate_mbps": rng.randrange(20, 1200),
+                "retrans_pct": round(rng.uniform(0, 8), 1),
+                "kind": rng.choice(("phone", "laptop", "tv", "iot")),
+            }
+            for j in range(6)
+        ],
+        "mesh": [
+            {
+                "node_id": "SAT-1",
+                "backhaul_rssi_dbm": rng.randrange(-75, -45),
+                "backhaul_mbps": rng.randrange(100, 900),
+            }
+        ],
+        "resources": {"cpu_pct": rng.randrange(1, 90), "mem_pct": rng.randrange(20, 85)},
+    }
+
+
+def make_batches(devices: int, reports: int, batch: int, seed: int) -> list[bytes]:
+    """JSON batches; every (device, ts) is distinct (a timestamp per report, in the last hour)."""
+    rng = random.Random(seed)
+    start = NOW - timedelta(hours=1)
+    out: list[bytes] = []
+    for b in range(0, reports, batch):
+        items = [
+            make_report(rng, rng.randrange(1, devices + 1), start + timedelta(milliseconds=i))
+            for i in range(b, min(reports, b + batch))
+        ]
+        out.append(orjson.dumps(items))
+    return out
+
+
+def measure(label: str, fn: Callable[[bytes], object], batches: list[bytes], n: int) -> float:
+    started = time.perf_counter()
+    for body in batches:
+        fn(body)
+    rate = n / (time.perf_counter() - started)
+    print(f"  {label:<16} {rate:>10,.0f} reports/s")
+    return rate
+
+
+def _insert_postgresql_executemany(
+    session: Session, rows: list[dict[str, Any]]
+) -> set[tuple[str, datetime]]:
+    """The alternative write path, to compare with COPY (``--pg-insert executemany``)."""
+    table = actions._REPORTS
+    stmt = (
+        postgresql.insert(table)
+        .on_conflict_do_nothing(index_elements=["device_id", "ts"])
+        .returning(table.c.device_id, table.c.ts)
+    )
+    return {(d, ts) for d, ts in session.execute(stmt, rows)}
+
+
+def run(url: str, label: str, devices: int, reports: int, batch: int, detect: bool) -> float:
+    db = Database(url)
+    settings = Settings(database_url=url)
+    if detect:
+        wiring.connect(db, settings)
+    try:
+        seeded = seed_devices(db, devices)
+        batches = make_batches(devices, reports, batch, seed=devices)
+        print(
+            f"\n== {label}: {devices:,} known devices (seeded in {seeded:.1f} s), "
+            f"{reports:,} reports in batches of {batch:,}" + (", with detection" if detect else "")
+        )
+        ceiling = measure("parse-only", orjson.loads, batches, reports)
+        measure("parse+validate", parse_batch, batches, reports)
+
+        stored = 0
+
+        def ingest(body: bytes) -> None:
+            nonlocal stored
+            parsed, _ = parse_batch(body)
+            with db.transaction() as session:
+                result = store_reports(
+                    session, parsed, source="http", now=NOW, settings=settings.telemetry
+                )
+            stored += result.accepted
+
+        rate = measure("end-to-end", ingest, batches, reports)
+        if stored != reports:
+            raise SystemExit(f"only {stored:,} of {reports:,} reports were stored")
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"  ratio end-to-end / parse-only: {rate / ceiling:.3f} (1/{ceiling / rate:.0f})")
+        print(f"  peak memory of this process so far: {peak_mb:,.0f} MB")
+        return rate
+    finally:
+        db.dispose()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else "")
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1_000, 100_000])
+    parser.add_argument("--reports", type=int, default=50_000, help="reports per run")
+    parser.add_argument("--batch", type=int, default=1_000, help="reports per batch")
+    parser.add_argument("--detect", action="store_true", help="run the event handlers too")
+    parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
+    parser.add_argument("--pg-insert", choices=("copy", "executemany"), default="copy")
+    args = parser.parse_args(argv)
+    pg_server = os.environ.get("HOMEPORT_BENCH_DATABASE_URL", "")
+    if args.pg_insert == "executemany":
+        actions._insert_postgresql = _insert_postgresql_executemany
+    print(
+        f"homeport ingest benchmark: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, "
+        f"PostgreSQL {'yes' if pg_server else 'no (set HOMEPORT_BENCH_DATABASE_URL)'}, "
+        f"PostgreSQL write path: {args.pg_insert}"
+    )
+    pg_rates: list[float] = []
+    for size in args.sizes:
+        if "sqlite" in args.backends:
+            with sqlite_database() as url:
+                run(url, "SQLite", size, args.reports, args.batch, args.detect)
+        if pg_server and "postgresql" in args.backends:
+            with postgres_database(pg_server) as url:
+                pg_rates.append(run(url, "PostgreSQL", size, args.reports, args.batch, args.detect))
+    if pg_rates:
+        worst = min(pg_rates)
+        verdict = "meets" if worst >= GOAL_PG else "misses"
+        print(f"\nPostgreSQL: slowest {worst:,.0f} reports/s; {verdict} the {GOAL_PG:,.0f}/s goal")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""HTTP telemetry ingest: ``POST /api/v1/telemetry`` for gateways and integrations."""
