@@ -1,0 +1,56 @@
+"""The periodic offline check: a silent gateway gets a device_offline finding; a silent port
+is an outage; the next report resolves it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+
+from homeport.core.db import Database
+from homeport.core.health_settings import HealthSettings
+from homeport.health.actions import check_offline
+from homeport.health.models import Outage
+from homeport.network.models import Gateway
+from tests.conftest import START
+from tests.factories import Fleet
+from tests.health.pipeline import feed, findings
+from tests.health.reports import report
+
+
+def seen(db: Database, device_ids: list[str], at: datetime) -> None:
+    with db.transaction() as s:
+        s.execute(update(Gateway).where(Gateway.device_id.in_(device_ids)).values(last_seen_at=at))
+
+
+def check(db: Database, now: datetime) -> None:
+    with db.transaction() as s:
+        check_offline(s, now=now, health=HealthSettings(), report_interval_s=300)
+
+
+def test_a_silent_gateway_is_offline_until_it_reports(db: Database, fleet: Fleet) -> None:
+    everyone = [f"GW-F{i:05d}" for i in range(1, 21)]
+    seen(db, everyone, START)
+    seen(db, ["GW-F00001"], START - timedelta(minutes=14))
+    check(db, START)
+    assert findings(db, "device_offline") == []
+    seen(db, ["GW-F00001"], START - timedelta(minutes=15))
+    check(db, START)
+    [f] = findings(db, "device_offline")
+    assert (f.status, f.severity, f.evidence["silent_s"]) == ("open", "critical", 900.0)
+    check(db, START + timedelta(minutes=5))
+    assert len(findings(db, "device_offline")) == 1
+    feed(db, fleet, [report("GW-F00001", START + timedelta(minutes=6))])
+    [f] = findings(db, "device_offline")
+    assert f.status == "resolved"
+
+
+def test_a_silent_port_is_one_outage(db: Database, fleet: Fleet) -> None:
+    seen(db, [f"GW-F{i:05d}" for i in range(11, 21)], START)
+    seen(db, [f"GW-F{i:05d}" for i in range(1, 11)], START - timedelta(minutes=20))
+    check(db, START)
+    assert len(findings(db, "device_offline")) == 10
+    with db.session() as s:
+        [outage] = s.query(Outage).all()
+    assert (outage.scope, outage.homes_affected) == ("port", 10)
+    assert all(f.outage_id == outage.id for f in findings(db, "device_offline"))
