@@ -16,4 +16,11 @@ def connect(db: Database, settings: Settings) -> None:
     if db.bus.wired:
         return
     db.bus.wired = True
-    # Each domain with handlers registers them here, lowest domain first.
+    # Each domain with handlers registers them here, lowest domain first; adapters last.
+    from homeport.adapters.cwmp import handlers as cwmp_handlers
+    from homeport.health import handlers as health_handlers
+    from homeport.support import actions as support_actions
+
+    health_handlers.register(db, settings)
+    support_actions.register(db)
+    cwmp_handlers.register(db, settings)

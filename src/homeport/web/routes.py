@@ -8,6 +8,8 @@ from fastapi import APIRouter, FastAPI
 
 def routers() -> list[APIRouter]:
     from homeport.adapters.csv_import import api as import_api
+    from homeport.adapters.cwmp import api as cwmp_api
+    from homeport.adapters.http_ingest import api as http_ingest_api
     from homeport.network import api as network_api
     from homeport.subscribers import api as subscribers_api
     from homeport.web.views import auth, subscribers, system
@@ -19,6 +21,8 @@ def routers() -> list[APIRouter]:
         subscribers_api.router,
         network_api.router,
         import_api.router,
+        cwmp_api.router,
+        http_ingest_api.router,
     ]
 
 
