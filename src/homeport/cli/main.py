@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from homeport import __version__
-from homeport.cli import db, demo, imports, serve, simulate, users
+from homeport.cli import db, demo, health, imports, ingest, serve, simulate, users
 from homeport.cli.context import CliContext
 
 app = typer.Typer(
@@ -39,9 +39,11 @@ app.add_typer(db.app, name="db")
 app.add_typer(users.users, name="users")
 app.add_typer(users.tokens, name="tokens")
 app.add_typer(imports.app, name="import")
+app.add_typer(health.app, name="health")
 app.command()(serve.serve)
 app.command()(simulate.simulate)
 app.command()(demo.demo)
+app.command()(ingest.ingest)
 
 
 def main() -> None:
