@@ -97,12 +97,12 @@ def report(backend: str, summary: FleetSummary, elapsed: float, stages: dict[str
         f"elapsed {elapsed:.1f} s | {n / elapsed:,.0f} subscribers/s | "
         f"{summary.total_rows:,} rows, {summary.total_rows / elapsed:,.0f} rows/s"
     )
-    verdict = "within" if elapsed <= budget else "OVER"
+    verdict = "within the goal" if elapsed <= budget else "OVER the goal"
     if backend != "SQLite":
-        verdict += "; the goal is set for SQLite"
+        verdict += ", which is set for SQLite"
     print(
         f"goal: {GOAL_SUBSCRIBERS:,} in {GOAL_S:.0f} s = {budget:.1f} s for this size; "
-        f"ratio {elapsed / budget:.2f} ({verdict} the goal)"
+        f"ratio {elapsed / budget:.2f} ({verdict})"
     )
     print("rows:   " + ", ".join(f"{t} {c:,}" for t, c in summary.counts.items()))
     print("stages: " + ", ".join(f"{s} {t:.1f}s" for s, t in stages.items()))
