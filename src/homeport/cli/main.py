@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from homeport import __version__
-from homeport.cli import db, demo, health, imports, ingest, serve, simulate, users
+from homeport.cli import db, demo, health, imports, ingest, serve, simulate, users, worker
 from homeport.cli.context import CliContext
 
 app = typer.Typer(
@@ -44,6 +44,7 @@ app.command()(serve.serve)
 app.command()(simulate.simulate)
 app.command()(demo.demo)
 app.command()(ingest.ingest)
+app.command()(worker.worker)
 
 
 def main() -> None:

@@ -1,11 +1,17 @@
-"""``homeport simulate``: generate a simulated BSP fleet into an empty database."""
+"""``homeport simulate``: generate a simulated BSP fleet into an empty database; with
+``--live``, send the stored fleet's telemetry (faults included) through HTTP or MQTT."""
 
 from __future__ import annotations
 
+import logging
+import signal
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
+from enum import StrEnum
+from types import FrameType
 
 import typer
 from rich.progress import (
@@ -18,20 +24,29 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from homeport.cli.context import console, fail, get, out, report
+from homeport.adapters.mqtt.broker import DEFAULT_PREFIX, Broker
+from homeport.cli.context import CliContext, console, fail, get, out, report, setup_logging
 from homeport.core.errors import HomeportError
+from homeport.simulator import live
 from homeport.simulator.fleet import FleetSummary, generate_fleet, validate_parameters
 
+log = logging.getLogger("homeport.simulate")
 
-def _parse_now(value: str | None, default: datetime) -> datetime:
+
+class TransportName(StrEnum):
+    http = "http"
+    mqtt = "mqtt"
+
+
+def _parse_now(value: str | None, default: datetime, option: str = "--now") -> datetime:
     if value is None:
         return default
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError as exc:
-        raise fail(f"--now: not an ISO 8601 time: {value!r}") from exc
+        raise fail(f"{option}: not an ISO 8601 time: {value!r}") from exc
     if parsed.tzinfo is None:
-        raise fail("--now needs a time zone, e.g. 2026-11-23T10:00:00Z")
+        raise fail(f"{option} needs a time zone, e.g. 2026-11-23T10:00:00Z")
     return parsed
 
 
@@ -70,11 +85,18 @@ def _print_summary(summary: FleetSummary, elapsed: float) -> None:
 
 def simulate(
     ctx: typer.Context,
-    subscribers: int = typer.Option(
-        2000, "--subscribers", "-n", help="Subscribers in the fleet at the start."
+    subscribers: int | None = typer.Option(
+        None,
+        "--subscribers",
+        "-n",
+        help="Subscribers in the fleet at the start (default: 2000).",
+        show_default=False,
     ),
     seed: int = typer.Option(
-        7, "--seed", help="Random seed: the same seed, size, days and --now give the same fleet."
+        7,
+        "--seed",
+        help="Random seed: the same seed, size, days and --now give the same fleet "
+        "(with --live: the seed of the fault schedule).",
     ),
     days: int = typer.Option(
         0,
@@ -85,9 +107,88 @@ def simulate(
     now: str | None = typer.Option(
         None, "--now", help="Simulated present, ISO 8601 with a zone (default: the current time)."
     ),
+    live_: bool = typer.Option(
+        False,
+        "--live",
+        help="Send the telemetry of the fleet already in the database (faults and ground "
+        "truth included) through --transport, tick by tick, until --duration or Ctrl-C.",
+    ),
+    transport: TransportName = typer.Option(
+        TransportName.http, "--transport", help="With --live: http or mqtt."
+    ),
+    url: str | None = typer.Option(
+        None,
+        "--url",
+        help="With --transport http: Homeport's base URL (reports go to URL/api/v1/telemetry).",
+    ),
+    token: str | None = typer.Option(
+        None,
+        "--token",
+        envvar="HOMEPORT_SIMULATE_TOKEN",
+        help="With --transport http: an API token with the telemetry:write scope "
+        "(or HOMEPORT_SIMULATE_TOKEN).",
+    ),
+    mqtt: str | None = typer.Option(
+        None,
+        "--mqtt",
+        help="With --transport mqtt: the broker, mqtt://[user:password@]host[:port] or mqtts://.",
+    ),
+    topic_prefix: str = typer.Option(
+        DEFAULT_PREFIX, "--topic-prefix", help="With --transport mqtt: reports go to PREFIX/<id>."
+    ),
+    speed: float = typer.Option(
+        1.0,
+        "--speed",
+        min=0.001,
+        max=100_000,
+        help="With --live: simulated seconds per real second while the simulated time is "
+        "behind the present (it never runs ahead of the real clock: the server refuses reports "
+        "from the future).",
+    ),
+    duration: float | None = typer.Option(
+        None,
+        "--duration",
+        min=1,
+        help="With --live: stop after this many seconds of simulated time (default: run until "
+        "Ctrl-C or SIGTERM).",
+    ),
+    start: str | None = typer.Option(
+        None,
+        "--start",
+        help="With --live: the first report time, ISO 8601 with a zone (default: just after "
+        "the latest stored report, or the fleet's present).",
+    ),
+    batch_size: int = typer.Option(
+        500, "--batch-size", help="With --transport http: reports per request."
+    ),
+    fault_scale: float = typer.Option(
+        1.0, "--fault-scale", min=0.0001, max=100, help="With --live: multiply the fault rates."
+    ),
 ) -> None:
-    """Generate a simulated BSP: plans, bundles, topology, subscribers and home networks."""
+    """Generate a simulated BSP: plans, bundles, topology, subscribers and home networks. With
+    --live, send the stored fleet's telemetry to Homeport over HTTP or MQTT instead."""
     cli = get(ctx)
+    if live_:
+        if subscribers is not None or days or now is not None:
+            raise fail(
+                "--subscribers, --days and --now make a new fleet; --live uses the stored one"
+            )
+        _live(
+            cli,
+            transport=transport,
+            url=url,
+            token=token,
+            mqtt=mqtt,
+            topic_prefix=topic_prefix,
+            speed=speed,
+            duration=duration,
+            start=start,
+            seed=seed,
+            batch_size=batch_size,
+            fault_scale=fault_scale,
+        )
+        return
+    subscribers = 2000 if subscribers is None else subscribers
     try:
         validate_parameters(subscribers, seed, days)
     except HomeportError as exc:
@@ -110,3 +211,108 @@ def simulate(
         except HomeportError as exc:
             raise report(exc) from exc
     _print_summary(summary, time.perf_counter() - started)
+
+
+def _make_transport(
+    transport: TransportName,
+    *,
+    url: str | None,
+    token: str | None,
+    mqtt: str | None,
+    topic_prefix: str,
+    batch_size: int,
+) -> live.Transport:
+    if transport is TransportName.http:
+        if mqtt is not None:
+            raise fail("--mqtt is for --transport mqtt")
+        if not url or not token:
+            raise fail("--transport http needs --url and --token (a telemetry:write API token)")
+        return live.HttpTransport(url, token, batch=batch_size)
+    if url is not None or token is not None:
+        raise fail("--url and --token are for --transport http")
+    if not mqtt:
+        raise fail("--transport mqtt needs --mqtt mqtt://host[:port]")
+    return live.MqttTransport(Broker.parse(mqtt), prefix=topic_prefix)
+
+
+def _live(
+    cli: CliContext,
+    *,
+    transport: TransportName,
+    url: str | None,
+    token: str | None,
+    mqtt: str | None,
+    topic_prefix: str,
+    speed: float,
+    duration: float | None,
+    start: str | None,
+    seed: int,
+    batch_size: int,
+    fault_scale: float,
+) -> None:
+    settings = cli.settings
+    try:
+        sender = _make_transport(
+            transport,
+            url=url,
+            token=token,
+            mqtt=mqtt,
+            topic_prefix=topic_prefix,
+            batch_size=batch_size,
+        )
+    except HomeportError as exc:
+        raise report(exc) from exc
+    at = None if start is None else _parse_now(start, cli.clock.now(), option="--start")
+    db = cli.migrated_db()
+    interval = settings.telemetry.report_interval_s
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s: stopping after the current tick", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    began = time.perf_counter()
+    try:
+        live.check_reachable(sender)
+        first = live.live_start(db, at=at, interval_s=interval, wall=cli.clock.now())
+        setup_logging(settings)
+        # The receiver runs on the real clock: the simulated time may catch up with it, never
+        # pass it.
+        clock = live.SimClock(first, speed, limits=[cli.clock.now])
+        emitter = live.LiveEmitter(
+            db,
+            sender,
+            clock,
+            live.LiveOptions(
+                interval_s=interval,
+                seed=seed,
+                fault_scale=fault_scale,
+                min_port_homes=settings.health.outage_min_homes,
+            ),
+        )
+        end = None if duration is None else first + timedelta(seconds=duration)
+        stats = emitter.run(stop, start=first, end=end)
+    except HomeportError as exc:
+        raise report(exc) from exc
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        sender.close()
+        db.dispose()
+    d = stats.delivery
+    span = (
+        f"{stats.first_tick:%Y-%m-%d %H:%M} to {stats.last_tick:%Y-%m-%d %H:%M} UTC"
+        if stats.first_tick and stats.last_tick
+        else "no tick"
+    )
+    out.print(
+        f"live telemetry over {transport.value}: {stats.ticks} ticks ({span}), "
+        f"{d.sent:,} reports sent, {d.accepted:,} accepted, {d.duplicates:,} duplicates, "
+        f"{d.rejected:,} rejected, {d.failed:,} not delivered, {stats.silent:,} silent "
+        f"(fibre cuts), {stats.faults_started} faults started, "
+        f"in {time.perf_counter() - began:.1f} s",
+        highlight=False,
+    )
+    if d.failed:
+        raise fail(f"{d.failed} reports could not be delivered (see the log)")

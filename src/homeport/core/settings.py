@@ -21,6 +21,7 @@ from pydantic_settings import (
 
 from homeport.core.health_settings import HealthSettings
 from homeport.core.telemetry_settings import TelemetrySettings
+from homeport.core.worker_settings import WorkerSettings
 
 
 def default_data_dir() -> Path:
@@ -57,6 +58,7 @@ class Settings(BaseSettings):
 
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
 
     @field_validator("timezone")
     @classmethod

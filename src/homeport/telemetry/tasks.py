@@ -112,17 +112,43 @@ def _aggregate(
     return len(rows)
 
 
-def rollup(session: Session, since: datetime, until: datetime) -> RollupResult:
+def rollup(
+    session: Session,
+    since: datetime,
+    until: datetime,
+    *,
+    hourly: bool = True,
+    daily: bool = True,
+) -> RollupResult:
     """Recompute the hourly and daily rollups of every UTC hour and day that overlaps
-    ``[since, until)`` and upsert them (idempotent)."""
+    ``[since, until)`` and upsert them (idempotent). ``hourly=False`` or ``daily=False`` leaves
+    that table alone (the worker refreshes hours often and days less often)."""
     if until <= since:
         return RollupResult(0, 0)
     h0, d0 = floor_hour(since), floor_day(since)
     h1 = _ceil(until, floor_hour(until), HOUR)
     d1 = _ceil(until, floor_day(until), DAY)
-    hourly = _aggregate(session, _HOURLY, h0, h1, hourly=True)
-    daily = _aggregate(session, _DAILY, d0, d1, hourly=False)
-    return RollupResult(hourly, daily)
+    hours = _aggregate(session, _HOURLY, h0, h1, hourly=True) if hourly else 0
+    days = _aggregate(session, _DAILY, d0, d1, hourly=False) if daily else 0
+    return RollupResult(hours, days)
+
+
+def rollup_start(
+    session: Session, now: datetime, lookback: timedelta, *, daily: bool = False
+) -> datetime:
+    """Where a periodic rollup of the hourly (or daily) table should begin: at the latest period
+    already stored, and at least ``lookback`` before ``now`` (reports that late are counted);
+    with nothing rolled up yet, at the oldest raw report. A worker that was stopped for a while
+    thus catches up on the periods it missed. (It reads the whole rollup table: the worker asks
+    once when it starts, then remembers its own last run.)"""
+    table = _DAILY if daily else _HOURLY
+    latest = session.execute(select(func.max(table.c.period_start))).scalar_one_or_none()
+    if latest is None:
+        latest = session.execute(select(func.min(_REPORTS.c.ts))).scalar_one_or_none()
+    floor = now - lookback
+    if latest is None:
+        return floor
+    return min(_as_utc(latest), floor)
 
 
 def purge(session: Session, now: datetime, settings: TelemetrySettings) -> PurgeResult:

@@ -1,0 +1,33 @@
+"""Worker settings (``[worker]`` in homeport.toml, ``HOMEPORT_WORKER__*`` in the environment):
+how often ``homeport worker`` runs each periodic task. Intervals are seconds of the process's
+clock; 0 turns a task off (to run it from another process or from cron with ``--once``)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class WorkerSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    #: Gateways silent for ``health.offline_after_intervals`` report intervals get a
+    #: ``device_offline`` finding (and silent ports an outage): check every minute, so that a
+    #: silent gateway is found at most a minute after it crosses the threshold.
+    offline_check_s: int = Field(default=60, ge=0)
+    #: Hourly rollups of the recent hours (``telemetry_hourly``).
+    rollup_hourly_s: int = Field(default=300, ge=0)
+    #: Daily rollups of the current (and, after midnight, the previous) day (``telemetry_daily``).
+    rollup_daily_s: int = Field(default=3600, ge=0)
+    #: Rollups recompute the periods since the latest stored one, and at least this far back,
+    #: so that reports arriving this late are still counted.
+    rollup_lookback_s: int = Field(default=2 * 3600, gt=0)
+    #: Retention: raw reports and rollups past their windows (``[telemetry]`` settings).
+    purge_s: int = Field(default=3600, ge=0)
+    #: Auto-remediation checks and escalation of open findings that no report touches (a home
+    #: gone silent, a fix whose verification time ran out, a finding open for ``case_after_s``).
+    findings_s: int = Field(default=300, ge=0)
+    #: Remote actions still queued after this long (the device never called in) are cancelled,
+    #: so that they no longer block a new action of the same kind.
+    action_expiry_s: int = Field(default=24 * 3600, gt=0)
+    #: Remote-action expiry runs this often.
+    actions_s: int = Field(default=900, ge=0)

@@ -1,0 +1,89 @@
+"""Periodic health work for ``homeport worker`` (the report-driven work is ``actions.py``).
+
+Detection runs when reports are committed (``handlers.py``); what no report triggers runs
+here, each function inside the caller's transaction:
+
+- :func:`homeport.health.actions.check_offline` (in ``actions.py``): silent gateways;
+- :func:`sweep_findings`: the auto-remediation check and the escalation of open findings that
+  no report touches any more (the home went silent, or the condition is steady and only time
+  has passed): a fix whose verification time ran out counts as failed, a warning open longer
+  than ``case_after_s`` becomes a proactive case;
+- :func:`expire_actions`: remote actions the device never collected are cancelled, so that they
+  stop blocking a new action of the same kind (one live action per kind and device).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from homeport.core.health_settings import HealthSettings
+from homeport.health import remediation, remote
+from homeport.health.homes import load_homes
+from homeport.health.models import DeviceAction, Finding
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    checked: int
+    remediation_failed: int
+    escalated: int
+
+
+def sweep_findings(session: Session, *, now: datetime, health: HealthSettings) -> SweepResult:
+    """Run the remediation check and escalation (``remediation.process``) over the open findings
+    whose next step is due by time alone: a remediation attempt waiting for its verification,
+    and findings open for ``case_after_s`` that were not escalated yet."""
+    persistent = now - timedelta(seconds=health.case_after_s)
+    rows = session.scalars(
+        select(Finding)
+        .where(
+            Finding.status == "open",
+            or_(
+                Finding.remediation == "attempted",
+                and_(
+                    Finding.opened_at <= persistent,
+                    Finding.outage_id.is_(None),
+                    Finding.severity != "info",
+                ),
+            ),
+        )
+        .order_by(Finding.id)
+    ).all()
+    todo = [
+        f
+        for f in rows
+        if f.remediation == "attempted" or not (f.evidence or {}).get("escalated_at")
+    ]
+    if not todo:
+        return SweepResult(0, 0, 0)
+    before = {f.id: (f.remediation, bool((f.evidence or {}).get("escalated_at"))) for f in todo}
+    homes = load_homes(session, {f.home_id for f in todo})
+    remediation.process(session, todo, homes, now, health)
+    failed = sum(1 for f in todo if f.remediation == "failed" and before[f.id][0] != "failed")
+    escalated = sum(
+        1 for f in todo if (f.evidence or {}).get("escalated_at") and not before[f.id][1]
+    )
+    return SweepResult(len(todo), failed, escalated)
+
+
+def expire_actions(session: Session, *, now: datetime, older_than: timedelta) -> int:
+    """Cancel remote actions still ``queued`` after ``older_than`` (audited, with the reason);
+    returns how many."""
+    ids = session.scalars(
+        select(DeviceAction.id)
+        .where(DeviceAction.status == "queued", DeviceAction.created_at <= now - older_than)
+        .order_by(DeviceAction.id)
+    ).all()
+    for action_id in ids:
+        remote.mark_action(
+            session,
+            action_id,
+            status="cancelled",
+            result={"reason": "expired: the device did not collect it in time"},
+            now=now,
+        )
+    return len(ids)
