@@ -216,8 +216,9 @@ def test_anonymous_is_sent_to_sign_in(client: TestClient, path: str) -> None:
 #: Statements per page, whatever the data: sign-in lookup, rows, count (skipped when the page
 #: is not full), plans, regions, the port's name when filtering by port.
 LIST_BUDGET = 6
-#: Sign-in lookup, subscriber + plan, bundles, home + gateway + topology, mesh, clients.
-DETAIL_BUDGET = 6
+#: Sign-in lookup, subscriber + plan, bundles, home + gateway + topology, mesh, clients, and the
+#: experience section's score history, open findings and recent remote actions.
+DETAIL_BUDGET = 9
 
 
 def _statements(client: TestClient, db: Database, url: str) -> int:

@@ -10,16 +10,19 @@ def routers() -> list[APIRouter]:
     from homeport.adapters.csv_import import api as import_api
     from homeport.adapters.cwmp import api as cwmp_api
     from homeport.adapters.http_ingest import api as http_ingest_api
+    from homeport.health import api as health_api
     from homeport.network import api as network_api
     from homeport.subscribers import api as subscribers_api
-    from homeport.web.views import auth, subscribers, system
+    from homeport.web.views import auth, health, subscribers, system
 
     return [
         system.router,
         auth.router,
         subscribers.router,
+        health.router,
         subscribers_api.router,
         network_api.router,
+        health_api.router,
         import_api.router,
         cwmp_api.router,
         http_ingest_api.router,

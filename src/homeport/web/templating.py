@@ -25,9 +25,19 @@ def _localtime(request: Request, value: datetime | None, fmt: str = "%d %b %Y %H
     return value.astimezone(zone).strftime(fmt)
 
 
+FLASH = "flash"
+
+
+def flash(request: Request, tone: str, text: str) -> None:
+    """A one-time message for the next page this session renders (after a redirect)."""
+    request.session[FLASH] = {"tone": tone, "text": text}
+
+
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     settings = request.app.state.settings
     context.setdefault("principal", getattr(request.state, "principal", None))
+    if FLASH in request.session:
+        context.setdefault("flash", request.session.pop(FLASH))
     return templates.TemplateResponse(
         request,
         name,

@@ -9,10 +9,12 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
+from homeport.health import service as health_service
 from homeport.identity.api import Access
 from homeport.network import service
 from homeport.network.quality import SignalQuality, classify_rssi
 from homeport.web.templating import render
+from homeport.web.views import health as health_views
 
 router = APIRouter(include_in_schema=False)
 
@@ -120,12 +122,17 @@ def subscriber_list(request: Request) -> Response:
 
 @router.get("/subscribers/{subscriber_id:int}", dependencies=[Depends(Access.staff(page=True))])
 def subscriber_page(request: Request, subscriber_id: int) -> Response:
+    now = request.app.state.clock.now()
     with request.app.state.db.session() as session:
         view = service.subscriber_360(session, subscriber_id)
         qualities = [classify_rssi(c.last_rssi_dbm) for c in view.clients]
         monthly = (view.plan.monthly_price if view.plan else Decimal(0)) + sum(
             (b.monthly_price for b in view.bundles), Decimal(0)
         )
+        experience = (
+            health_service.home_experience(session, view.home.id, now=now) if view.home else None
+        )
+        principal = request.state.principal
         return render(
             request,
             "subscribers/detail.html",
@@ -134,5 +141,12 @@ def subscriber_page(request: Request, subscriber_id: int) -> Response:
             sub=view.subscriber,
             weak_clients=sum(q.is_problem for q in qualities),
             monthly_total=monthly,
+            experience=experience,
+            history_svg=(health_views.history_chart(request, experience) if experience else None),
+            daily=health_views.daily_table(request, experience) if experience else [],
+            gateway=view.gateway,
+            page_actions=health_views.PAGE_ACTIONS,
+            can_act=principal.role in health_views.REMOTE_ACTION_ROLES,
             **HELPERS,
+            **health_views.HELPERS,
         )
