@@ -23,7 +23,8 @@ from homeport.health.detectors.base import HomeContext
 from homeport.health.detectors.device import device_offline
 from homeport.health.homes import HomeInfo, load_homes
 from homeport.health.models import ExperienceScore
-from homeport.network.models import Gateway
+from homeport.network.models import Gateway, Home
+from homeport.subscribers.models import Subscriber
 from homeport.telemetry.models import TelemetryHourly
 from homeport.telemetry.schemas import Report
 
@@ -119,9 +120,14 @@ def check_offline(
     result = Evaluation()
     silent_since = now - timedelta(seconds=health.offline_after_intervals * report_interval_s)
     rows = session.execute(
-        select(Gateway.home_id, Gateway.last_seen_at).where(
+        select(Gateway.home_id, Gateway.last_seen_at)
+        .join(Home, Home.id == Gateway.home_id)
+        .join(Subscriber, Subscriber.id == Home.subscriber_id)
+        .where(
             Gateway.last_seen_at >= now - OFFLINE_LOOKBACK,
             Gateway.last_seen_at <= silent_since,
+            # A suspended or cancelled subscriber's gateway going silent is expected.
+            Subscriber.status == "active",
         )
     ).all()
     last_seen = {int(h): ts for h, ts in rows if ts is not None}

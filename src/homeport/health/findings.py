@@ -110,6 +110,9 @@ def _seen(
             summary=cond.summary[:300],
             evidence={},
             remediation="",
+            # Set, not left unloaded: outage correlation links findings with a bulk UPDATE
+            # that refreshes only loaded attributes of the objects already in the session.
+            outage_id=None,
         )
         session.add(f)
         findings[(cond.kind, cond.subject)] = f
