@@ -178,3 +178,14 @@ def test_an_empty_fleet_or_range_has_no_faults(fleet: telemetry.Fleet) -> None:
         fleet, start=START, end=END, interval_s=300, seed=1, min_port_homes=10_000
     )
     assert got and not any(f.kind in faults.PORT_KINDS for f in got)
+
+
+def test_a_short_range_keeps_every_fault_inside_it(fleet: telemetry.Fleet) -> None:
+    """Windows down to a few report intervals (the live simulator's last, cut-short window) do
+    not crash the schedule, and no fault starts before or ends after the range."""
+    for minutes in (15, 40, 90, 180):
+        end = START + timedelta(minutes=minutes)
+        got = faults.schedule(fleet, start=START, end=end, interval_s=300, seed=3, min_port_homes=5)
+        s0, s1 = int(START.timestamp()), int(end.timestamp())
+        assert got, minutes
+        assert all(s0 <= f.start_s < f.end_s <= s1 for f in got), minutes

@@ -69,7 +69,7 @@ def test_evaluate_scores_detection_against_ground_truth(database: str) -> None:
     assert _count(database, "SELECT count(*) FROM sim_faults") == run["faults"]
 
     # Without --start, the next range follows the stored reports and prints a table.
-    table = runner.invoke(health_app, ["--ground-truth", "--days", "0.1"])
+    table = runner.invoke(health_app, ["--ground-truth", "--days", "0.25"])
     assert table.exit_code == 0, table.output
     for word in ("fault class", "precision", "recall", "fibre cuts", "reports/s", "dns_failure"):
         assert word in table.stdout
@@ -80,6 +80,7 @@ def test_evaluate_refuses_bad_input(database: str) -> None:
     assert "--ground-truth" in runner.invoke(health_app, []).output
     for args, message in (
         (["--ground-truth", "--days", "0"], "days must be"),
+        (["--ground-truth", "--days", "0.01"], "at least 0.25"),
         (["--ground-truth", "--days", "30"], "days must be"),
         (["--ground-truth", "--homes-sample", "0"], "--homes-sample"),
         (["--ground-truth", "--start", "yesterday"], "ISO 8601"),

@@ -55,6 +55,11 @@ def evaluate(
     per fault class precision, recall and median detection delay."""
     if not ground_truth:
         raise fail("only --ground-truth evaluation exists: add --ground-truth")
+    if not evaluation.MIN_DAYS <= days <= 14:
+        raise fail(
+            f"days must be at least {evaluation.MIN_DAYS} (six hours: a fault lasts at least half"
+            " an hour and must have time to be detected and to end) and at most 14"
+        )
     if homes_sample is not None and homes_sample < 1:
         raise fail("--homes-sample must be at least 1")
     cli = get(ctx)

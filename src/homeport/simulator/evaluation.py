@@ -223,6 +223,11 @@ def window_start(session: Session, at: datetime | None, interval_s: int) -> date
     return datetime.fromtimestamp((int(latest.timestamp()) // step + 1) * step, UTC)
 
 
+#: The shortest window worth scoring: a fault lasts at least half an hour and must have time
+#: to be detected and to end (shorter runs, such as the demo's history, still simulate).
+MIN_DAYS = 0.25
+
+
 def simulate(
     db: Database,
     settings: Settings,

@@ -129,7 +129,8 @@ def schedule(
         dur = int(rng.uniform(1, 4) * 3600)
         if s1 - s0 < dur + 2 * 3600:
             dur = max((s1 - s0) // 3, MIN_INTERVALS * interval_s)
-        t0 = int(rng.uniform(s0 + min(3600, (s1 - s0) // 4), max(s0 + 1, s1 - dur)))
+        earliest = s0 + min(3600, (s1 - s0) // 4)
+        t0 = int(rng.uniform(earliest, max(earliest, s1 - dur)))
         faults.append(_port_fault(fleet, "fibre_cut", p, t0, min(s1, t0 + dur), {}))
     n_cong = min(len(rest), max(1, round(len(eligible) * 0.05)), budget - n_cuts + 1)
     day0 = s0 // 86_400
