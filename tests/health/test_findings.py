@@ -58,6 +58,26 @@ def test_noise_never_opens(db: Database, fleet: Fleet) -> None:
     assert findings(db, "high_latency") == []
 
 
+def test_noise_in_one_batch_leaves_at_most_one_pending_row(db: Database, fleet: Fleet) -> None:
+    """Pending findings dropped inside a batch are deleted together at its end, or reused when
+    the condition is back before then; either way no row is left behind or duplicated."""
+    bad: dict[str, Any] = {"wan": {"latency_ms": 200.0}}
+    # A pending row from an earlier batch, dropped and seen again within the next batch.
+    evaluate(db, fleet, [report(ts=START, **bad)])
+    [before] = findings(db, "high_latency")
+    evaluate(
+        db,
+        fleet,
+        [report(ts=START + i * INTERVAL, **(bad if i % 2 == 0 else {})) for i in range(1, 5)],
+    )
+    [after] = findings(db, "high_latency")
+    assert (after.id, after.status, after.consecutive_bad) == (before.id, "pending", 1)
+    assert after.first_seen_at == START + 4 * INTERVAL
+    # Dropped again and not back: the row is gone.
+    evaluate(db, fleet, [report(ts=START + 6 * INTERVAL), report(ts=START + 7 * INTERVAL)])
+    assert findings(db, "high_latency") == []
+
+
 def test_open_finding_does_not_flap(db: Database, fleet: Fleet) -> None:
     bad: dict[str, Any] = {"wan": {"latency_ms": 200.0}}
     pattern = [bad, bad, {}, bad, {}, {}, bad, {}, {}]

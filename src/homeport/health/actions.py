@@ -97,6 +97,7 @@ def evaluate_batch(
             if prev is None or report.ts >= prev[0]:
                 wan[home_id] = (report.ts, report.wan.status)
         result.reports += 1
+    findings.finish(session, live)
     scores.store(session)
     now = max(r.ts for _, r in ordered)
     outages.correlate(
@@ -144,6 +145,7 @@ def check_offline(
             session, live, home_id, {"device_offline": [cond] if cond else []}, now, health
         )
         result.reports += 1
+    findings.finish(session, live)
     outages.correlate(
         session,
         down=list(last_seen),

@@ -41,6 +41,11 @@ class Live:
     touched: dict[int, Finding] = field(default_factory=dict)
     opened: list[Finding] = field(default_factory=list)
     resolved: list[Finding] = field(default_factory=list)
+    #: Stored pending findings whose condition went away: deleted together by :func:`finish`,
+    #: or reused in place when the same condition comes back within the batch.
+    dropped: dict[tuple[int, str, str], Finding] = field(default_factory=dict)
+    #: Findings opened in this batch whose audit entry and event wait for one flush (their id).
+    unannounced: dict[int, Finding] = field(default_factory=dict)
 
     def touch(self, f: Finding) -> None:
         self.touched[id(f)] = f
@@ -58,6 +63,37 @@ def load_live(session: Session, home_ids: Iterable[int]) -> Live:
     for f in rows:
         live.by_home[f.home_id][(f.kind, f.subject)] = f
     return live
+
+
+def finish(session: Session, live: Live) -> None:
+    """End a batch: delete the pending findings it dropped and announce the ones it opened,
+    with one flush for all of them."""
+    for f in live.dropped.values():
+        session.delete(f)
+    live.dropped.clear()
+    announce(session, live)
+
+
+def announce(session: Session, live: Live) -> None:
+    """Audit and publish the findings opened since the last call (one flush gives their ids)."""
+    session.flush()
+    for f in live.unannounced.values():
+        assert f.opened_at is not None
+        assert f.id is not None
+        record(
+            session,
+            at=f.opened_at,
+            actor=ACTOR,
+            action="finding.opened",
+            entity_type="finding",
+            entity_id=f.id,
+            home_id=f.home_id,
+            kind=f.kind,
+            subject=f.subject,
+            severity=f.severity,
+        )
+        publish(session, FindingOpened(f.id, f.home_id, f.kind, f.severity))
+    live.unannounced.clear()
 
 
 def apply(
@@ -96,6 +132,19 @@ def _seen(
 ) -> None:
     findings = live.by_home[home_id]
     f = findings.get((cond.kind, cond.subject))
+    if f is None and (f := live.dropped.pop((home_id, cond.kind, cond.subject), None)):
+        # Dropped earlier in this batch and back already: the stored row starts over.
+        f.severity = cond.severity
+        f.status = "pending"
+        f.consecutive_bad = 0
+        f.consecutive_clear = 0
+        f.first_seen_at = at
+        f.last_seen_at = at
+        f.summary = cond.summary[:300]
+        f.evidence = {}
+        f.remediation = ""
+        f.outage_id = None
+        findings[(cond.kind, cond.subject)] = f
     if f is None:
         f = Finding(
             home_id=home_id,
@@ -129,21 +178,7 @@ def _seen(
         f.status = "open"
         f.opened_at = at
         live.opened.append(f)
-        if f.id is None:
-            session.flush()
-        record(
-            session,
-            at=at,
-            actor=ACTOR,
-            action="finding.opened",
-            entity_type="finding",
-            entity_id=f.id,
-            home_id=home_id,
-            kind=f.kind,
-            subject=f.subject,
-            severity=f.severity,
-        )
-        publish(session, FindingOpened(f.id, home_id, f.kind, f.severity))
+        live.unannounced[id(f)] = f  # audited and published by announce(), with its id
 
 
 def _clear(session: Session, live: Live, f: Finding, at: datetime, s: HealthSettings) -> None:
@@ -158,12 +193,13 @@ def _clear(session: Session, live: Live, f: Finding, at: datetime, s: HealthSett
         if f.id is None:
             session.expunge(f)
         else:
-            session.delete(f)
-            session.flush()  # before a new pending row for the same key is inserted
+            live.dropped[(f.home_id, f.kind, f.subject)] = f
         live.touched.pop(id(f), None)
         return
     live.touch(f)
     if f.consecutive_clear >= RESOLVE_AFTER.get(f.kind, s.resolve_after):
+        if id(f) in live.unannounced:
+            announce(session, live)  # its opening is audited before its resolution
         resolve(session, f, at, note="condition cleared")
         live.resolved.append(f)
         del findings[(f.kind, f.subject)]
