@@ -104,7 +104,10 @@ def default_tasks(settings: Settings) -> list[Task]:
 
     def expire(session: Session, now: datetime, _last: datetime | None) -> str:
         n = health_tasks.expire_actions(
-            session, now=now, older_than=timedelta(seconds=w.action_expiry_s)
+            session,
+            now=now,
+            older_than=timedelta(seconds=w.action_expiry_s),
+            sent_older_than=timedelta(seconds=w.action_result_timeout_s),
         )
         return f"{n} remote actions expired"
 

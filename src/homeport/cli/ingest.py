@@ -12,9 +12,15 @@ import typer
 from prometheus_client import start_http_server
 
 from homeport import wiring
-from homeport.adapters.mqtt.broker import DEFAULT_PREFIX, Broker, Subscription
+from homeport.adapters.mqtt.broker import (
+    DEFAULT_COMMANDS_PREFIX,
+    DEFAULT_PREFIX,
+    DEFAULT_RESULTS_PREFIX,
+    Broker,
+    Subscription,
+)
 from homeport.adapters.mqtt.consumer import MqttIngest, Options
-from homeport.adapters.mqtt.store import parse, telemetry_store
+from homeport.adapters.mqtt.store import parse, result_store, telemetry_store
 from homeport.cli.context import fail, get, report, setup_logging
 from homeport.core.errors import ServiceUnavailable, ValidationFailed
 
@@ -51,6 +57,16 @@ def ingest(
     topic_prefix: str = typer.Option(
         DEFAULT_PREFIX, "--topic-prefix", help="Reports arrive on PREFIX/<device_id>."
     ),
+    commands_prefix: str = typer.Option(
+        DEFAULT_COMMANDS_PREFIX,
+        "--commands-prefix",
+        help="A device's remote actions are published on PREFIX/<device_id>.",
+    ),
+    results_prefix: str = typer.Option(
+        DEFAULT_RESULTS_PREFIX,
+        "--results-prefix",
+        help="Devices publish their actions' results on PREFIX/<device_id>.",
+    ),
     batch_size: int = typer.Option(
         500, "--batch-size", help="Store a batch when it has this many messages..."
     ),
@@ -63,7 +79,8 @@ def ingest(
     ),
 ) -> None:
     """Ingest telemetry from an MQTT broker (QoS 1, persistent session, acknowledged only once
-    stored). Stops cleanly on SIGINT or SIGTERM."""
+    stored); publish each reporting device's queued remote actions and apply the results it
+    sends back. Stops cleanly on SIGINT or SIGTERM."""
     cli = get(ctx)
     settings = cli.settings
     setup_logging(settings)
@@ -71,7 +88,7 @@ def ingest(
         broker = Broker.parse(mqtt)
         options = Options(
             client_id=client_id or default_client_id(group),
-            subscription=Subscription(topic_prefix, group),
+            subscription=Subscription(topic_prefix, group, commands_prefix, results_prefix),
             batch_size=batch_size,
             batch_ms=batch_ms,
         )
@@ -80,7 +97,11 @@ def ingest(
     db = cli.migrated_db()
     wiring.connect(db, settings)
     consumer = MqttIngest(
-        broker, options, parse=parse, store=telemetry_store(db, settings.telemetry, cli.clock)
+        broker,
+        options,
+        parse=parse,
+        store=telemetry_store(db, settings.telemetry, cli.clock),
+        apply_result=result_store(db, cli.clock),
     )
     server = None
     if metrics_port is not None:

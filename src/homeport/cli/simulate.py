@@ -133,6 +133,14 @@ def simulate(
         "--mqtt",
         help="With --transport mqtt: the broker, mqtt://[user:password@]host[:port] or mqtts://.",
     ),
+    as_gateways: bool = typer.Option(
+        False,
+        "--as-gateways",
+        help="With --transport http: each gateway reports with its own device secret (issued, "
+        "or rotated, here for every gateway of the fleet), one request per gateway and tick, "
+        "so that it receives its remote actions and acknowledges them. Over MQTT the gateways "
+        "always do.",
+    ),
     topic_prefix: str = typer.Option(
         DEFAULT_PREFIX, "--topic-prefix", help="With --transport mqtt: reports go to PREFIX/<id>."
     ),
@@ -186,6 +194,7 @@ def simulate(
             seed=seed,
             batch_size=batch_size,
             fault_scale=fault_scale,
+            as_gateways=as_gateways,
         )
         return
     subscribers = 2000 if subscribers is None else subscribers
@@ -249,8 +258,11 @@ def _live(
     seed: int,
     batch_size: int,
     fault_scale: float,
+    as_gateways: bool = False,
 ) -> None:
     settings = cli.settings
+    if as_gateways and transport is not TransportName.http:
+        raise fail("--as-gateways is for --transport http (MQTT gateways always get actions)")
     try:
         sender = _make_transport(
             transport,
@@ -264,6 +276,9 @@ def _live(
         raise report(exc) from exc
     at = None if start is None else _parse_now(start, cli.clock.now(), option="--start")
     db = cli.migrated_db()
+    if as_gateways and isinstance(sender, live.HttpTransport):
+        sender.gateways = live.issue_gateway_secrets(db, cli.clock.now())
+        log.info("%d gateways report with their own device secret", len(sender.gateways))
     interval = settings.telemetry.report_interval_s
     stop = threading.Event()
 
@@ -311,6 +326,7 @@ def _live(
         f"{d.sent:,} reports sent, {d.accepted:,} accepted, {d.duplicates:,} duplicates, "
         f"{d.rejected:,} rejected, {d.failed:,} not delivered, {stats.silent:,} silent "
         f"(fibre cuts), {stats.faults_started} faults started, "
+        f"{d.actions:,} remote actions acknowledged, "
         f"in {time.perf_counter() - began:.1f} s",
         highlight=False,
     )

@@ -29,5 +29,8 @@ class WorkerSettings(BaseModel):
     #: Remote actions still queued after this long (the device never called in) are cancelled,
     #: so that they no longer block a new action of the same kind.
     action_expiry_s: int = Field(default=24 * 3600, gt=0)
+    #: Remote actions sent this long ago without a result from the device are failed (the
+    #: device never received them, or never answered; a firmware download may take a while).
+    action_result_timeout_s: int = Field(default=24 * 3600, gt=0)
     #: Remote-action expiry runs this often.
     actions_s: int = Field(default=900, ge=0)

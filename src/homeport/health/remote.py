@@ -1,9 +1,25 @@
 """The remote action queue: commands to a home's gateway, delivered through its own protocol.
 
-An action is ``queued`` here, becomes ``sent`` when a transport hands it to the device (a TR-069
-CPE receives it in its next CWMP session), and ends ``done``, ``failed`` or ``unsupported`` (the
-device said it cannot do that, e.g. CWMP fault 9000). Every change is audited (who asked, what,
-when, with which result).
+An action is ``queued`` here, becomes ``sent`` when a transport hands it to the device, and ends
+``done``, ``failed`` or ``unsupported`` (the device said it cannot do that, e.g. CWMP fault
+9000). Every change is audited (who asked, what, when, with which result). Each protocol
+delivers when the device next calls in (``docs/telemetry.md``, "Remote actions"):
+
+- **TR-069 CWMP**: in the CPE's next session (``adapters/cwmp/acs.py``), the result from the
+  RPC's response or fault;
+- **HTTP**: in the answer to the gateway's next ``POST /api/v1/telemetry`` (device secret, not
+  an integration token); the gateway reports the result to
+  ``POST /api/v1/devices/{device_id}/actions/{action_id}/result``;
+- **MQTT**: published on ``homeport/commands/<device_id>`` after the device's next report is
+  committed; the device answers on ``homeport/results/<device_id>``.
+
+HTTP and MQTT mark an action ``sent`` (:func:`deliver_pending`) in the transaction that commits
+the report, before the device has it: a connection lost after that commit leaves the action
+``sent`` without the device having received it, and it is not sent again (the device may be
+carrying it out). The worker (``health.tasks.expire_actions``) fails a ``sent`` action with no
+result after ``action_result_timeout_s``; a remediation policy judges its fix by whether the
+finding resolves in later reports in any case. Devices report results with
+:func:`report_result`.
 
 Rate limits protect subscribers from a policy (or a staff member) gone wrong:
 
@@ -18,6 +34,7 @@ A refused action raises :class:`~homeport.core.errors.Conflict` with the reason.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,7 +48,12 @@ from homeport.core.errors import Conflict, FieldError, NotFound, ValidationFaile
 from homeport.core.events import Event, publish
 from homeport.health.models import ACTION_KINDS, DeviceAction
 from homeport.network.models import Gateway
-from homeport.telemetry.schemas import CHANNELS
+from homeport.telemetry.schemas import (
+    CHANNELS,
+    MAX_RESULT_DETAIL,
+    RESULT_STATUSES,
+    ActionCommand,
+)
 
 REBOOT_INTERVAL = timedelta(hours=1)
 MAX_ACTIONS_PER_HOUR = 6
@@ -269,3 +291,65 @@ def mark_action(
             ActionFinished(action.id, action.home_id, action.device_id, action.kind, status),
         )
     return action
+
+
+def deliver_pending(
+    session: Session, device_ids: Iterable[str], *, via: str, now: datetime
+) -> list[DeviceAction]:
+    """Mark the queued actions of these devices ``sent`` (audited, with ``via``: the transport)
+    and return them, oldest first, for the caller to hand over once its transaction has
+    committed. One query per 500 devices (the MQTT ingest asks for a whole batch); an action
+    another transaction sent meanwhile is skipped."""
+    devices = list(dict.fromkeys(device_ids))
+    out: list[DeviceAction] = []
+    for i in range(0, len(devices), 500):
+        queued = session.scalars(
+            select(DeviceAction.id)
+            .where(
+                DeviceAction.device_id.in_(devices[i : i + 500]),
+                DeviceAction.status == "queued",
+            )
+            .order_by(DeviceAction.created_at, DeviceAction.id)
+        ).all()
+        for action_id in queued:
+            try:
+                out.append(
+                    mark_action(session, action_id, status="sent", result={"via": via}, now=now)
+                )
+            except (Conflict, NotFound):
+                continue
+    return out
+
+
+def command_of(action: DeviceAction) -> ActionCommand:
+    """What the device receives for an action."""
+    return ActionCommand(id=action.id, kind=action.kind, params=dict(action.params or {}))
+
+
+def report_result(
+    session: Session,
+    *,
+    device_id: str,
+    action_id: int,
+    status: str,
+    detail: str,
+    via: str,
+    now: datetime,
+) -> DeviceAction:
+    """A device's result for one of its actions (``done``, ``failed`` or ``unsupported``).
+
+    Raises :class:`NotFound` when the action does not exist or is not ``device_id``'s (a device
+    never learns about another's actions), :class:`ValidationFailed` for another status, and
+    :class:`Conflict` for a transition that is not allowed (a result for an action that already
+    ended, or that was never sent)."""
+    if status not in RESULT_STATUSES:
+        raise ValidationFailed(
+            "unknown result", [FieldError("status", f"one of {', '.join(RESULT_STATUSES)}")]
+        )
+    action = session.get(DeviceAction, action_id)
+    if action is None or action.device_id != device_id:
+        raise NotFound(f"device {device_id} has no action {action_id}")
+    result: dict[str, Any] = {"via": via}
+    if detail:
+        result["detail"] = detail[:MAX_RESULT_DETAIL]
+    return mark_action(session, action_id, status=status, result=result, now=now)

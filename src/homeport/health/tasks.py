@@ -8,8 +8,9 @@ here, each function inside the caller's transaction:
   no report touches any more (the home went silent, or the condition is steady and only time
   has passed): a fix whose verification time ran out counts as failed, a warning open longer
   than ``case_after_s`` becomes a proactive case;
-- :func:`expire_actions`: remote actions the device never collected are cancelled, so that they
-  stop blocking a new action of the same kind (one live action per kind and device).
+- :func:`expire_actions`: remote actions the device never collected are cancelled, and sent
+  actions that never got a result are failed, so that they stop blocking a new action of the
+  same kind (one live action per kind and device).
 """
 
 from __future__ import annotations
@@ -70,15 +71,25 @@ def sweep_findings(session: Session, *, now: datetime, health: HealthSettings) -
     return SweepResult(len(todo), failed, escalated)
 
 
-def expire_actions(session: Session, *, now: datetime, older_than: timedelta) -> int:
-    """Cancel remote actions still ``queued`` after ``older_than`` (audited, with the reason);
-    returns how many."""
-    ids = session.scalars(
+def expire_actions(
+    session: Session,
+    *,
+    now: datetime,
+    older_than: timedelta,
+    sent_older_than: timedelta | None = None,
+) -> int:
+    """Cancel remote actions still ``queued`` after ``older_than``, and fail those ``sent``
+    more than ``sent_older_than`` ago without a result (audited, with the reason); returns how
+    many. A ``sent`` action may never get a result: HTTP and MQTT mark it sent when the answer
+    or the command is committed, and a connection lost then means the device never saw it (a
+    device that rebooted may also forget to answer). Without this it would stay live forever and
+    block every new action of its kind."""
+    expired = session.scalars(
         select(DeviceAction.id)
         .where(DeviceAction.status == "queued", DeviceAction.created_at <= now - older_than)
         .order_by(DeviceAction.id)
     ).all()
-    for action_id in ids:
+    for action_id in expired:
         remote.mark_action(
             session,
             action_id,
@@ -86,4 +97,21 @@ def expire_actions(session: Session, *, now: datetime, older_than: timedelta) ->
             result={"reason": "expired: the device did not collect it in time"},
             now=now,
         )
-    return len(ids)
+    unanswered: list[int] = []
+    if sent_older_than is not None:
+        unanswered = list(
+            session.scalars(
+                select(DeviceAction.id)
+                .where(DeviceAction.status == "sent", DeviceAction.sent_at <= now - sent_older_than)
+                .order_by(DeviceAction.id)
+            ).all()
+        )
+        for action_id in unanswered:
+            remote.mark_action(
+                session,
+                action_id,
+                status="failed",
+                result={"reason": "no result from the device in time"},
+                now=now,
+            )
+    return len(expired) + len(unanswered)

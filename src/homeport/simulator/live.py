@@ -31,25 +31,35 @@ import ssl
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import update
+from sqlalchemy import select, update
 
-from homeport.adapters.mqtt.broker import DEFAULT_PREFIX, Broker
+from homeport.adapters.mqtt.broker import (
+    DEFAULT_COMMANDS_PREFIX,
+    DEFAULT_PREFIX,
+    DEFAULT_RESULTS_PREFIX,
+    Broker,
+    check_prefix,
+)
+from homeport.audit.actions import Actor
 from homeport.core.clock import ManualClock
 from homeport.core.db import Database
 from homeport.core.errors import Conflict, HomeportError, ServiceUnavailable, ValidationFailed
+from homeport.network.models import Gateway
 from homeport.simulator import faults as fault_model
 from homeport.simulator import telemetry
 from homeport.simulator.evaluation import window_start
 from homeport.simulator.models import SimFault
+from homeport.telemetry.actions import issue_device_secret
 from homeport.telemetry.schemas import Report
 
 log = logging.getLogger("homeport.simulator.live")
@@ -177,6 +187,8 @@ class Delivery:
     duplicates: int = 0
     rejected: int = 0
     failed: int = 0
+    #: Remote actions the simulated gateways received and acknowledged ``done``.
+    actions: int = 0
     reasons: list[str] = field(default_factory=list)
 
     def add(self, other: Delivery) -> None:
@@ -185,6 +197,7 @@ class Delivery:
         self.duplicates += other.duplicates
         self.rejected += other.rejected
         self.failed += other.failed
+        self.actions += other.actions
         self.reasons = (self.reasons + other.reasons)[:5]
 
 
@@ -208,10 +221,26 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+#: What a simulated gateway says when it acknowledges an action (it does not model its effect).
+ACK_DETAIL = "simulated gateway: done"
+
+
+def result_path(device_id: str, action_id: int) -> str:
+    return f"/api/v1/devices/{quote(device_id, safe='')}/actions/{action_id}/result"
+
+
 class HttpTransport:
     """``POST /api/v1/telemetry`` with an integration token (scope ``telemetry:write``), in
     batches of ``batch`` reports over one kept-alive connection. A connection error or a 5xx is
-    retried with a growing delay; a refusal (401, 403, 4xx) is fatal."""
+    retried with a growing delay; a refusal (401, 403, 4xx) is fatal.
+
+    With ``gateways`` (device id → device secret), those devices report as gateways do: each
+    one's reports in its own POST with its secret, so that the answer carries its queued remote
+    actions; the simulated gateway acknowledges each with ``done`` on the result endpoint (it
+    does not model the action's effect). That is one request per gateway, slower than batches:
+    with ``gateway_every`` N, a gateway reports itself on one send (tick) in N, staggered over
+    the fleet, and through the integration batch otherwise (it collects its actions at least
+    every N ticks, as a CPE calls in on its own schedule)."""
 
     def __init__(
         self,
@@ -222,6 +251,8 @@ class HttpTransport:
         timeout_s: float = 60.0,
         retries: int = 5,
         sleep: Callable[[float], None] = time.sleep,
+        gateways: Mapping[str, str] | None = None,
+        gateway_every: int = 1,
     ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -232,11 +263,17 @@ class HttpTransport:
             raise ValidationFailed("the batch size must be between 1 and 100000 reports")
         path = parts.path.rstrip("/")
         self.path = path if path.endswith(HTTP_PATH) else path + HTTP_PATH
+        self._base = self.path[: -len(HTTP_PATH)]
         self.url = f"{parts.scheme}://{parts.netloc}{self.path}"
         self._tls = parts.scheme == "https"
         self._host = parts.hostname
         self._port = parts.port
         self._token = token
+        if gateway_every < 1:
+            raise ValidationFailed("gateway_every must be at least 1")
+        self.gateways: dict[str, str] = dict(gateways or {})
+        self.gateway_every = gateway_every
+        self._sends = 0
         self.batch = batch
         self.timeout_s = timeout_s
         self.retries = retries
@@ -258,18 +295,28 @@ class HttpTransport:
                 )
         return self._conn
 
-    def _post(self, body: bytes, *, retries: int | None = None) -> dict[str, Any]:
+    def _post(
+        self,
+        body: bytes,
+        *,
+        retries: int | None = None,
+        path: str | None = None,
+        device: str | None = None,
+    ) -> dict[str, Any]:
+        secret = self._token if device is None else self.gateways[device]
         headers = {
-            "Authorization": f"Bearer {self._token}",
+            "Authorization": f"Bearer {secret}",
             "Content-Type": "application/json",
             "Accept": "application/json",
         }
+        if device is not None:
+            headers["X-Homeport-Device"] = device
         delay = 0.5
         retries = self.retries if retries is None else retries
         for attempt in range(retries + 1):
             try:
                 conn = self._connection()
-                conn.request("POST", self.path, body=body, headers=headers)
+                conn.request("POST", path or self.path, body=body, headers=headers)
                 response = conn.getresponse()
                 payload = response.read()
             except (OSError, http.client.HTTPException) as exc:
@@ -298,11 +345,23 @@ class HttpTransport:
 
     def send(self, reports: Sequence[Report]) -> Delivery:
         out = Delivery()
-        for i in range(0, len(reports), self.batch):
-            part = reports[i : i + self.batch]
+        own: dict[str, list[Report]] = {}
+        bridged: list[Report] = []
+        turn = self._sends % self.gateway_every
+        self._sends += 1
+        for r in reports:
+            if r.device_id in self.gateways and self._slot(r.device_id) == turn:
+                own.setdefault(r.device_id, []).append(r)
+            else:
+                bridged.append(r)
+        parts: list[tuple[Sequence[Report], str | None]] = [
+            (bridged[i : i + self.batch], None) for i in range(0, len(bridged), self.batch)
+        ]
+        parts += [(mine, device) for device, mine in own.items()]
+        for part, device in parts:
             body = b"[" + b",".join(encode(r) for r in part) + b"]"
             try:
-                answer = self._post(body)
+                answer = self._post(body, device=device)
             except TransportError as exc:
                 if exc.fatal:
                     raise
@@ -316,7 +375,31 @@ class HttpTransport:
             out.duplicates += int(answer.get("duplicates", 0))
             out.rejected += len(rejected)
             out.reasons = (out.reasons + [str(r.get("reason")) for r in rejected[:3]])[:5]
+            if device is not None:
+                for action in answer.get("actions") or []:
+                    self._acknowledge(device, action, out)
         return out
+
+    def _slot(self, device_id: str) -> int:
+        """Which send (modulo ``gateway_every``) this gateway reports itself on: stable."""
+        if self.gateway_every == 1:
+            return 0
+        return zlib.crc32(device_id.encode()) % self.gateway_every
+
+    def _acknowledge(self, device: str, action: dict[str, Any], out: Delivery) -> None:
+        """The simulated gateway carries the action out (in name only) and says so."""
+        body = orjson.dumps({"status": "done", "detail": ACK_DETAIL})
+        try:
+            self._post(
+                body, path=self._base + result_path(device, int(action["id"])), device=device
+            )
+        except TransportError as exc:  # never stops the fleet: the worker fails it in time
+            log.warning(
+                "action %s of %s not acknowledged: %s", action.get("id"), device, exc.message
+            )
+            return
+        out.actions += 1
+        log.info("%s: %s action %s done", device, action.get("kind"), action.get("id"))
 
     def close(self) -> None:
         if self._conn is not None:
@@ -336,24 +419,36 @@ def _detail(payload: bytes) -> str:
 
 class MqttTransport:
     """One QoS 1 message per report on ``<prefix>/<device_id>`` (the topics ``homeport ingest
-    --mqtt`` consumes); :meth:`send` returns when the broker has acknowledged every message."""
+    --mqtt`` consumes); :meth:`send` returns when the broker has acknowledged every message.
+
+    With ``acknowledge`` (the default), the fleet's gateways also listen on
+    ``<commands_prefix>/+`` and answer every remote action they receive with ``done`` on
+    ``<results_prefix>/<device_id>`` (QoS 1; the action's effect is not modelled). A command
+    seen twice (QoS 1 redelivery) is acknowledged once."""
 
     def __init__(
         self,
         broker: Broker,
         *,
         prefix: str = DEFAULT_PREFIX,
+        commands_prefix: str = DEFAULT_COMMANDS_PREFIX,
+        results_prefix: str = DEFAULT_RESULTS_PREFIX,
+        acknowledge: bool = True,
         client_id: str | None = None,
         timeout_s: float = 30.0,
         max_inflight: int = 200,
     ) -> None:
         self.broker = broker
-        self.prefix = prefix.strip("/")
-        if not self.prefix or any(c in self.prefix for c in "+#$"):
-            raise ValidationFailed(f"invalid topic prefix {prefix!r}")
+        self.prefix = check_prefix(prefix)
+        self.commands_prefix = check_prefix(commands_prefix)
+        self.results_prefix = check_prefix(results_prefix)
+        self.acknowledge = acknowledge
         self.timeout_s = timeout_s
         self._connected = threading.Event()
         self._refused = ""
+        self._lock = threading.Lock()
+        self._acked: set[int] = set()
+        self._reported = 0
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id or f"homeport-sim-{uuid.uuid4().hex[:12]}",
@@ -366,12 +461,37 @@ class MqttTransport:
         self.client.max_inflight_messages_set(max_inflight)
         self.client.max_queued_messages_set(0)
         self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_command
         self._started = False
 
-    def _on_connect(self, _c: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+    def _on_connect(self, client: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
             self._refused = str(reason)
+        elif self.acknowledge:
+            client.subscribe(f"{self.commands_prefix}/+", qos=1)
         self._connected.set()
+
+    def _on_command(self, client: Any, _u: Any, msg: paho.MQTTMessage) -> None:
+        """A gateway received an action: it says it is done (once per action id)."""
+        device = msg.topic.rsplit("/", 1)[-1]
+        try:
+            command = orjson.loads(msg.payload)
+            action_id = int(command["id"])
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            log.warning("a command on %s is not {id, kind, params}: ignored", msg.topic)
+            return
+        with self._lock:
+            if action_id in self._acked:
+                return
+            self._acked.add(action_id)
+        result = {"id": action_id, "status": "done", "detail": ACK_DETAIL}
+        client.publish(f"{self.results_prefix}/{device}", orjson.dumps(result), qos=1)
+        log.info("%s: %s action %s done", device, command.get("kind"), action_id)
+
+    @property
+    def acknowledged(self) -> int:
+        with self._lock:
+            return len(self._acked)
 
     def check(self) -> None:
         if self._started:
@@ -415,6 +535,8 @@ class MqttTransport:
             log.error("%d reports not acknowledged by the broker %s", out.failed, self.broker)
         # The broker has them; whether Homeport stores them is the ingest's business.
         out.accepted = out.sent
+        acked = self.acknowledged
+        out.actions, self._reported = acked - self._reported, acked
         return out
 
     def close(self) -> None:
@@ -627,7 +749,7 @@ class LiveEmitter:
         d = self.stats.delivery
         log.info(
             "live: simulated %s, %d ticks, %d reports sent (%d accepted, %d rejected, "
-            "%d not delivered), %d silent, %d faults started",
+            "%d not delivered), %d silent, %d faults started, %d actions acknowledged",
             _dt(t).strftime("%Y-%m-%d %H:%M UTC"),
             self.stats.ticks,
             d.sent,
@@ -636,6 +758,7 @@ class LiveEmitter:
             d.failed,
             self.stats.silent,
             self.stats.faults_started,
+            d.actions,
         )
 
 
@@ -661,6 +784,15 @@ def _kickoff(
         length = f.end_s - f.start_s
         out[i] = replace(f, start_s=at, end_s=min(t1, at + length))
     return sorted(out, key=lambda f: (f.start_s, f.kind, f.home_id or 0, f.port_id or 0))
+
+
+def issue_gateway_secrets(db: Database, now: datetime) -> dict[str, str]:
+    """A fresh device secret for every gateway of the fleet (rotating any it had), audited as
+    the simulator's: for :class:`HttpTransport` ``gateways``."""
+    actor = Actor.system("simulator")
+    with db.transaction() as session:
+        devices = session.scalars(select(Gateway.device_id).order_by(Gateway.device_id)).all()
+        return {d: issue_device_secret(session, device_id=d, actor=actor, now=now) for d in devices}
 
 
 def check_reachable(transport: Transport) -> None:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -45,6 +45,8 @@ Mbps = Annotated[float, Field(ge=0, le=100_000)]
 
 
 def _mac(value: str) -> str:
+    if MAC.fullmatch(value):  # the usual case: already canonical
+        return value
     value = value.strip().lower().replace("-", ":")
     if not MAC.match(value):
         raise ValueError("not a MAC address (aa:bb:cc:dd:ee:ff)")
@@ -140,10 +142,37 @@ class Rejection(BaseModel):
     reason: str
 
 
+class ActionCommand(BaseModel):
+    """A remote action as a gateway receives it (in the HTTP answer, or on its MQTT command
+    topic): the id to report its result under, what to do, and the parameters. The queue and
+    its rules are ``homeport.health.remote``; this is only the wire shape."""
+
+    id: int
+    kind: str
+    params: dict[str, Any] = {}
+
+
+#: The statuses a device may report for an action it received.
+RESULT_STATUSES = ("done", "failed", "unsupported")
+#: Longest ``detail`` a device may send with a result.
+MAX_RESULT_DETAIL = 500
+
+
+class ActionResultIn(BaseModel):
+    """A device's result for an action it received (HTTP body, or MQTT payload with ``id``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["done", "failed", "unsupported"]
+    detail: str = Field(default="", max_length=MAX_RESULT_DETAIL)
+
+
 class BatchResult(BaseModel):
     accepted: int
     duplicates: int = 0
     rejected: list[Rejection] = []
+    #: A gateway's queued actions, now ``sent`` (always empty for an integration token).
+    actions: list[ActionCommand] = []
 
 
 def check_time(report: Report, now: datetime, *, max_future_s: int, max_age_s: int) -> str | None:

@@ -75,15 +75,17 @@ def _post(client: TestClient, body: Any, headers: dict[str, str]) -> Any:
     return client.post(URL, content=data, headers={"content-type": "application/json", **headers})
 
 
-def test_the_route_declares_one_access_rule() -> None:
-    (route,) = [r for r in ingest_api.router.routes if isinstance(r, APIRoute)]
-    (rule,) = access_of(route.dependant.dependencies)
-    assert rule.audience == "staff"
-    assert rule.scope == "telemetry:write"
-    assert (
-        rule.describe()
-        == "gateway (device secret) or staff (any staff role); token scope telemetry:write"
-    )
+def test_the_routes_declare_one_access_rule() -> None:
+    routes = [r for r in ingest_api.router.routes if isinstance(r, APIRoute)]
+    assert len(routes) == 2
+    for route in routes:
+        (rule,) = access_of(route.dependant.dependencies)
+        assert rule.audience == "staff"
+        assert rule.scope == "telemetry:write"
+        assert (
+            rule.describe()
+            == "gateway (device secret) or staff (any staff role); token scope telemetry:write"
+        )
 
 
 def test_an_integration_token_stores_a_mixed_batch(
@@ -118,7 +120,7 @@ def test_an_integration_token_stores_a_mixed_batch(
     # Accepted means committed: a fresh session sees them.
     assert _stored(db) == [("GW-000101", "http"), ("GW-000103", "http")]
     again = _post(ingest_client, {"reports": batch[:1]}, _bearer(token))
-    assert again.json() == {"accepted": 0, "duplicates": 1, "rejected": []}
+    assert again.json() == {"accepted": 0, "duplicates": 1, "rejected": [], "actions": []}
 
 
 def test_anonymous_and_wrong_credentials_are_refused(
@@ -151,6 +153,7 @@ def test_a_device_reports_for_itself_with_its_secret(
                 "reason": "authenticated as device GW-000101, not GW-000102",
             }
         ],
+        "actions": [],
     }
     assert _stored(db) == [("GW-000101", "http")]
 

@@ -13,6 +13,17 @@ Two ways to authenticate, declared as one :class:`~homeport.identity.api.Access`
 - a gateway sends its own secret (``homeport`` issues it per device) with its device id:
   ``Authorization: Bearer <secret>`` and ``X-Homeport-Device: <device_id>``; it may send only
   its own reports (others in the batch are rejected with a reason).
+
+**Remote actions.** A gateway's answer also carries ``"actions": [{"id", "kind", "params"}]``:
+its queued remote actions (``homeport.health.remote``), marked ``sent`` in the transaction that
+commits its reports (an empty batch ``[]`` is enough to collect them). The gateway reports each
+result to ``POST /api/v1/devices/{device_id}/actions/{action_id}/result``. An integration's
+answer has ``"actions": []``: it speaks for many devices and cannot carry out an action.
+
+Being marked ``sent`` is not being received: if the connection drops after the commit and before
+the answer arrives, the action is sent-but-not-received. It is not sent again (the gateway might
+already be carrying it out); the worker fails it when no result comes within
+``action_result_timeout_s``, and a remediation policy judges the home by its later reports.
 """
 
 from __future__ import annotations
@@ -20,15 +31,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from homeport.core.db import Database
-from homeport.core.errors import AuthenticationFailed, HomeportError
+from homeport.core.errors import AuthenticationFailed, HomeportError, PermissionDenied
+from homeport.health import remote
 from homeport.identity.api import Access, LoginRequired
 from homeport.identity.schemas import Principal
 from homeport.telemetry import ingest, service
 from homeport.telemetry.actions import store_reports
-from homeport.telemetry.schemas import BatchResult, Rejection, Report
+from homeport.telemetry.schemas import ActionCommand, ActionResultIn, BatchResult, Rejection, Report
 
 router = APIRouter(prefix="/api/v1", tags=["telemetry"])
 
@@ -116,23 +129,33 @@ def _ingest(request: Request, body: bytes, device_id: str | None) -> BatchResult
         reports, where, refused = _own_reports(reports, where, device_id)
         rejected.extend(refused)
     db: Database = request.app.state.db
+    now = request.app.state.clock.now()
+    commands: list[ActionCommand] = []
     with db.transaction() as session:
-        stored = store_reports(
-            session, reports, source="http", now=request.app.state.clock.now(), settings=limits
-        )
-    # Leaving the block committed: only now may the client be told its reports are safe.
+        stored = store_reports(session, reports, source="http", now=now, settings=limits)
+        if device_id is not None:
+            sent = remote.deliver_pending(session, [device_id], via="http", now=now)
+            commands = [remote.command_of(a) for a in sent]
+    # Leaving the block committed: only now may the client be told its reports are safe (and
+    # only now are its actions "sent"; the answer is built from what was committed).
     rejected.extend(
         Rejection(index=where[r.index], device_id=r.device_id, reason=r.reason)
         for r in stored.rejected
     )
     rejected.sort(key=lambda r: r.index)
-    return BatchResult(accepted=stored.accepted, duplicates=stored.duplicates, rejected=rejected)
+    return BatchResult(
+        accepted=stored.accepted,
+        duplicates=stored.duplicates,
+        rejected=rejected,
+        actions=commands,
+    )
 
 
 @router.post("/telemetry", dependencies=[Depends(ingest_access)])
 async def post_telemetry(request: Request) -> BatchResult:
     """Store a batch of telemetry reports; each one is accepted, a duplicate or rejected with
-    its reason. Answered only after the accepted reports are committed."""
+    its reason. Answered only after the accepted reports are committed. A gateway (device
+    secret) also receives its queued remote actions, now marked sent."""
     limits = request.app.state.settings.telemetry
     max_bytes = limits.max_batch * MAX_BYTES_PER_REPORT
     declared = request.headers.get("content-length")
@@ -143,3 +166,50 @@ async def post_telemetry(request: Request) -> BatchResult:
         raise PayloadTooLarge(f"the body is over {max_bytes // 1024 // 1024} MiB")
     device_id: str | None = getattr(request.state, "device_id", None)
     return await run_in_threadpool(_ingest, request, body, device_id)
+
+
+class ActionResultOut(BaseModel):
+    id: int
+    device_id: str
+    kind: str
+    status: str
+
+
+def _report_result(
+    request: Request, device_id: str, action_id: int, body: ActionResultIn, caller: str | None
+) -> ActionResultOut:
+    if caller is not None and caller != device_id:
+        raise PermissionDenied(
+            f"authenticated as device {caller}: it may report only its own actions, "
+            f"not those of {device_id}"
+        )
+    db: Database = request.app.state.db
+    with db.transaction() as session:
+        action = remote.report_result(
+            session,
+            device_id=device_id,
+            action_id=action_id,
+            status=body.status,
+            detail=body.detail,
+            via="http" if caller is not None else "http-integration",
+            now=request.app.state.clock.now(),
+        )
+        out = ActionResultOut(
+            id=action.id, device_id=action.device_id, kind=action.kind, status=action.status
+        )
+    return out
+
+
+@router.post(
+    "/devices/{device_id}/actions/{action_id}/result", dependencies=[Depends(ingest_access)]
+)
+async def post_action_result(
+    request: Request, device_id: str, action_id: int, body: ActionResultIn
+) -> ActionResultOut:
+    """A device's result for a remote action it received: ``done``, ``failed`` or
+    ``unsupported``, with an optional ``detail``. A gateway (device secret) may report only its
+    own actions (403 for another device's path, 404 for an action that is not this device's);
+    an integration token with ``telemetry:write`` may report for any device. A result for an
+    action that already ended, or was never sent, is 409 with the reason. Audited."""
+    caller: str | None = getattr(request.state, "device_id", None)
+    return await run_in_threadpool(_report_result, request, device_id, action_id, body, caller)

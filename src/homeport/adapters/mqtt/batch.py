@@ -5,13 +5,16 @@ message is *rejected* (counted, logged, acknowledged) when its payload is not a 
 when its topic does not name the report's device, or when the store refuses the report (unknown
 device, implausible timestamp). A store that raises (database down) rejects nothing: the whole
 batch stays unacknowledged and is tried again.
+
+A store may also hand back *commands*: remote actions of the reporting devices that it marked
+``sent`` in the same transaction, for the consumer to publish once that transaction committed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from homeport.telemetry.schemas import Rejection, Report
 
@@ -30,6 +33,22 @@ class StoreOutcome(Protocol):
     @property
     def rejected(self) -> list[Rejection]: ...
 
+
+#: A command for a device: its id and the JSON payload to publish on its command topic.
+Command = tuple[str, bytes]
+
+
+@runtime_checkable
+class WithCommands(Protocol):
+    """A store outcome that also carries commands to publish after the commit."""
+
+    @property
+    def commands(self) -> Sequence[Command]: ...
+
+
+#: Applies one action result from a device (its id, the payload), committed; raises
+#: ``ValueError`` or a ``HomeportError`` with the reason when the result is refused.
+ApplyResult = Callable[[str, bytes], None]
 
 #: Stores reports in one committed transaction; rejections index into the given sequence.
 Store = Callable[[Sequence[Report]], StoreOutcome]
@@ -52,6 +71,9 @@ class BatchOutcome:
     accepted: int = 0
     duplicates: int = 0
     rejected: list[tuple[Received, str]] = field(default_factory=list)
+    commands: list[Command] = field(default_factory=list)
+    #: Action results applied (messages on the results topics).
+    results: int = 0
 
 
 def device_of(topic: str, prefix: str) -> str:
@@ -89,6 +111,8 @@ def process(batch: Sequence[Received], *, prefix: str, parse: Parse, store: Stor
         outcome.accepted = result.accepted
         outcome.duplicates = result.duplicates
         outcome.rejected.extend((origins[r.index], r.reason) for r in result.rejected)
+        if isinstance(result, WithCommands):
+            outcome.commands.extend(result.commands)
     return outcome
 
 

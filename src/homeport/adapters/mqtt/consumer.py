@@ -8,6 +8,18 @@ transaction that stored its report committed, or after it rejected the message f
 message that can never be stored must not come back forever). Storage is idempotent on
 (device, ts), so a message stored but not acknowledged before a crash is counted as a duplicate
 the second time, never stored twice.
+
+Remote actions (at least once, with an honest gap): when a batch is stored, the store marks the
+queued actions of its reporting devices ``sent`` in the same transaction, and after the commit
+the consumer publishes each one with QoS 1 on ``homeport/commands/<device_id>`` as
+``{"id", "kind", "params"}``, before acknowledging the reports. QoS 1 means a device may receive
+a command twice (a redelivery after a lost PUBACK): it recognises it by ``id`` and carries it
+out once. A process that dies between the commit and the publish leaves the action ``sent`` but
+never published: it is not sent again (the worker fails it after ``action_result_timeout_s``).
+Devices publish results on ``homeport/results/<device_id>`` as ``{"id", "status", "detail"}``
+(QoS 1); each is applied in its own transaction, only for an action of the topic's device, and
+acknowledged after it committed. A result that is not valid, names another device's action or
+an illegal transition (a second ``done``) is counted as rejected, logged and acknowledged.
 """
 
 from __future__ import annotations
@@ -16,9 +28,10 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
+from typing import Any, TypeVar
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
@@ -29,11 +42,21 @@ from paho.mqtt.subscribeoptions import SubscribeOptions
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from homeport.adapters.mqtt.batch import BatchOutcome, Parse, Received, Store, process
+from homeport.adapters.mqtt.batch import (
+    ApplyResult,
+    BatchOutcome,
+    Command,
+    Parse,
+    Received,
+    Store,
+    device_of,
+    process,
+)
 from homeport.adapters.mqtt.broker import Broker, Subscription, check_client_id
-from homeport.core.errors import ServiceUnavailable, ValidationFailed
+from homeport.core.errors import HomeportError, ServiceUnavailable, ValidationFailed
 
 log = logging.getLogger("homeport.ingest.mqtt")
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -76,7 +99,7 @@ class Metrics:
             ["outcome"],
             registry=registry,
         )
-        for outcome in ("accepted", "duplicate", "rejected"):
+        for outcome in ("accepted", "duplicate", "rejected", "result"):
             self.messages.labels(outcome)
         self.batches = Counter(
             "homeport_mqtt_batches", "Batches stored and acknowledged.", registry=registry
@@ -98,13 +121,19 @@ class Metrics:
         self.connects = Counter(
             "homeport_mqtt_connects", "Successful connections to the broker.", registry=registry
         )
+        self.commands = Counter(
+            "homeport_mqtt_commands",
+            "Remote actions published to devices on their command topics.",
+            registry=registry,
+        )
 
     def value(self, name: str, **labels: str) -> float:
         return self.registry.get_sample_value(name, labels) or 0.0
 
 
 class MqttIngest:
-    """Consume telemetry from one broker until told to stop."""
+    """Consume telemetry (and, given ``apply_result``, action results) from one broker until
+    told to stop; publish the commands the store hands back."""
 
     def __init__(
         self,
@@ -113,12 +142,14 @@ class MqttIngest:
         *,
         parse: Parse,
         store: Store,
+        apply_result: ApplyResult | None = None,
         registry: CollectorRegistry | None = None,
     ) -> None:
         self.broker = broker
         self.options = options
         self._parse = parse
         self._store = store
+        self._apply_result = apply_result
         self.metrics = Metrics(registry or CollectorRegistry(auto_describe=True))
         self._queue: queue.Queue[Received] = queue.Queue()
         self._lock = threading.Lock()
@@ -176,7 +207,12 @@ class MqttIngest:
             self.options.client_id,
             flags.session_present,
         )
-        client.subscribe(self.options.subscription.topic_filter, options=SubscribeOptions(qos=1))
+        client.subscribe([(f, SubscribeOptions(qos=1)) for f in self._filters])
+
+    @property
+    def _filters(self) -> list[str]:
+        sub = self.options.subscription
+        return [sub.topic_filter] + ([sub.results_filter] if self._apply_result else [])
 
     def _on_subscribe(
         self,
@@ -188,12 +224,10 @@ class MqttIngest:
     ) -> None:
         failed = [r for r in reasons if r.is_failure]
         if failed:
-            self._refused = (
-                f"subscription to {self.options.subscription.topic_filter} refused: {failed[0]}"
-            )
+            self._refused = f"subscription to {' and '.join(self._filters)} refused: {failed[0]}"
             log.error("%s", self._refused)
             return
-        log.info("subscribed to %s", self.options.subscription.topic_filter)
+        log.info("subscribed to %s", " and ".join(self._filters))
         self._ready.set()
 
     def _on_disconnect(
@@ -272,30 +306,84 @@ class MqttIngest:
         return batch
 
     def handle(self, batch: Sequence[Received], stop: threading.Event) -> BatchOutcome | None:
-        """Store one batch (retrying while the database is unreachable), then acknowledge it.
-        Returns None when ``stop`` was set before the batch could be stored (nothing is
-        acknowledged: the broker delivers those messages again)."""
-        delay = 0.5
+        """Store one batch (retrying while the database is unreachable), publish the commands
+        the store handed back, apply the action results, then acknowledge. Returns None when
+        ``stop`` was set before the batch could be stored (nothing is acknowledged: the broker
+        delivers those messages again; results not yet applied come back too)."""
         started = time.monotonic()
+        results = [m for m in batch if self._is_result(m)]
+        reports = [m for m in batch if not self._is_result(m)]
+        outcome = BatchOutcome()
+        if reports:
+            stored = self._retrying(lambda: self._process(reports), len(reports), stop)
+            if stored is None:
+                return None
+            outcome = stored
+            self._publish(outcome.commands)
+        done: list[Received] = list(reports)
+        for message in results:
+            reason = self._retrying(partial(self._apply, message), 1, stop)
+            if reason is None:
+                break
+            if reason:
+                outcome.rejected.append((message, reason))
+            else:
+                outcome.results += 1
+            done.append(message)
+        self._record(outcome)
+        self.metrics.batch_seconds.observe(time.monotonic() - started)
+        handled = {id(m) for m in done}
+        self._ack([m for m in batch if id(m) in handled])
+        return outcome if len(done) == len(batch) else None
+
+    def _retrying(self, step: Callable[[], _T], count: int, stop: threading.Event) -> _T | None:
+        """Run ``step`` until the database lets it through (None when ``stop`` is set first)."""
+        delay = 0.5
         while True:
             try:
-                outcome = self._process(batch)
-                break
+                return step()
             except (OperationalError, ServiceUnavailable) as exc:
                 self.metrics.store_errors.inc()
                 log.error(
-                    "cannot store %d reports (%s); retrying in %.1f s",
-                    len(batch),
+                    "cannot store %d messages (%s); retrying in %.1f s",
+                    count,
                     str(exc).strip().splitlines()[0],
                     delay,
                 )
                 if stop.wait(delay):
                     return None
                 delay = min(delay * 2, self.options.retry_max_s)
-        self._record(outcome)
-        self.metrics.batch_seconds.observe(time.monotonic() - started)
-        self._ack(batch)
-        return outcome
+
+    def _is_result(self, message: Received) -> bool:
+        if self._apply_result is None:
+            return False
+        head = self.options.subscription.results_prefix + "/"
+        return message.topic.startswith(head) and "/" not in message.topic[len(head) :]
+
+    def _apply(self, message: Received) -> str:
+        """Apply one action result; the reason it was refused ('' when applied)."""
+        assert self._apply_result is not None
+        try:
+            device = device_of(message.topic, self.options.subscription.results_prefix)
+            self._apply_result(device, message.payload)
+        except (OperationalError, ServiceUnavailable):
+            raise
+        except (ValueError, HomeportError, DBAPIError) as exc:
+            text = exc.message if isinstance(exc, HomeportError) else str(exc)
+            return " ".join(text.split()) or type(exc).__name__
+        return ""
+
+    def _publish(self, commands: Sequence[Command]) -> None:
+        """QoS 1 on each device's command topic; paho resends until the broker's PUBACK (and
+        after a reconnect, the session being persistent)."""
+        prefix = self.options.subscription.commands_prefix
+        for device_id, payload in commands:
+            info = self._client.publish(f"{prefix}/{device_id}", payload, qos=1)
+            if info.rc != paho.MQTT_ERR_SUCCESS and info.rc != paho.MQTT_ERR_NO_CONN:
+                log.error("could not publish a command to %s (%s)", device_id, info.rc)
+                continue
+            self.metrics.commands.inc()
+            log.info("published a command to %s: %s", device_id, payload.decode(errors="replace"))
 
     def _process(self, batch: Sequence[Received]) -> BatchOutcome:
         prefix = self.options.subscription.prefix
@@ -315,6 +403,7 @@ class MqttIngest:
                 total.accepted += one.accepted
                 total.duplicates += one.duplicates
                 total.rejected.extend(one.rejected)
+                total.commands.extend(one.commands)
             return total
 
     def _record(self, outcome: BatchOutcome) -> None:
@@ -322,8 +411,9 @@ class MqttIngest:
         self.metrics.messages.labels("accepted").inc(outcome.accepted)
         self.metrics.messages.labels("duplicate").inc(outcome.duplicates)
         self.metrics.messages.labels("rejected").inc(len(outcome.rejected))
+        self.metrics.messages.labels("result").inc(outcome.results)
         for message, reason in outcome.rejected:
-            log.warning("rejected a report on %s: %s", message.topic, reason)
+            log.warning("rejected a message on %s: %s", message.topic, reason)
 
     def _ack(self, batch: Sequence[Received]) -> None:
         """PUBACK in the order the messages arrived. A message delivered on an earlier
