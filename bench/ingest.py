@@ -15,16 +15,24 @@ two radios, six clients, one mesh node, resources) for random devices, then meas
   event handlers (``homeport.wiring``; the health detectors once they are registered) run on
   every committed batch too.
 
+With ``--processes N`` it also runs N ingest processes at once (each its own connection and
+its own share of the fleet, as N ``homeport serve`` workers or N MQTT shared-subscription
+consumers would), which is the figure "with both cores" on a two-core machine; the verdict then
+uses that figure. Reports are ``--profile stable`` (each home keeps its own figures, the default)
+or ``--profile churn`` (every figure random: findings open and clear on every report).
+
 It prints reports/s, the ratio to the ceiling and the process's peak memory.
 
     python bench/ingest.py                               # 1,000 and 100,000 devices
     python bench/ingest.py --sizes 1000000 --reports 200000
     python bench/ingest.py --pg-insert executemany       # compare the PostgreSQL write paths
+    python bench/ingest.py --detect --processes 2        # detection on, both cores
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
 import random
 import resource
@@ -259,16 +267,30 @@ def make_stable_report(rng: random.Random, device: int, ts: datetime) -> dict[st
     }
 
 
-def make_batches(devices: int, reports: int, batch: int, seed: int, profile: str) -> list[bytes]:
-    """JSON batches; every (device, ts) is distinct (a timestamp per report, in the last hour)."""
-    rng = random.Random(seed)
+def make_batches(
+    devices: int,
+    reports: int,
+    batch: int,
+    seed: int,
+    profile: str,
+    part: int = 0,
+    parts: int = 1,
+    start: datetime = NOW - timedelta(hours=1),
+) -> list[bytes]:
+    """JSON batches; every (device, ts) is distinct (a timestamp per report, in the last hour).
+
+    With ``parts`` > 1 only the devices ``d % parts == part`` report (one ingest process's share
+    of the fleet, as a keyed consumer or a load balancer pinning a gateway would give it), and
+    the process gets ``reports / parts`` of them."""
+    rng = random.Random(seed * 1_000 + part)
     build = make_stable_report if profile == "stable" else make_report
-    start = NOW - timedelta(hours=1)
+    share = reports // parts
+    mine = range(part + 1, devices + 1, parts) if parts > 1 else range(1, devices + 1)
     out: list[bytes] = []
-    for b in range(0, reports, batch):
+    for b in range(0, share, batch):
         items = [
-            build(rng, rng.randrange(1, devices + 1), start + timedelta(milliseconds=i))
-            for i in range(b, min(reports, b + batch))
+            build(rng, rng.choice(mine), start + timedelta(milliseconds=i * parts + part))
+            for i in range(b, min(share, b + batch))
         ]
         out.append(orjson.dumps(items))
     return out
@@ -296,8 +318,105 @@ def _insert_postgresql_executemany(
     return {(d, ts) for d, ts in session.execute(stmt, rows)}
 
 
+def ingest_one(db: Database, settings: Settings, body: bytes) -> int:
+    """What ``POST /api/v1/telemetry`` does with one batch: parse, validate, store, commit (the
+    event handlers run after the commit); the number of reports stored."""
+    parsed, _ = parse_batch(body)
+    with db.transaction() as session:
+        result = store_reports(session, parsed, source="http", now=NOW, settings=settings.telemetry)
+    return result.accepted
+
+
+def _worker(
+    url: str,
+    args: tuple[int, int, int, bool, str, int, int],
+    ready: Any,
+    go: Any,
+    out: Any,
+) -> None:
+    devices, reports, batch, detect, profile, part, parts = args
+    try:
+        db = Database(url)
+        settings = Settings(database_url=url)
+        if detect:
+            wiring.connect(db, settings)
+        # Later timestamps than the single-process run (which starts an hour before NOW and
+        # adds a millisecond per report), so that nothing is a duplicate.
+        batches = make_batches(
+            devices,
+            reports,
+            batch,
+            seed=devices + 7,
+            profile=profile,
+            part=part,
+            parts=parts,
+            start=NOW - timedelta(minutes=30),
+        )
+    except Exception as exc:  # report it instead of leaving the parent waiting
+        ready.put(part)
+        out.put((part, -1, repr(exc)))
+        return
+    ready.put(part)
+    go.wait()
+    try:
+        stored = sum(ingest_one(db, settings, body) for body in batches)
+    except Exception as exc:
+        out.put((part, -1, repr(exc)))
+        return
+    finally:
+        db.dispose()
+    out.put((part, stored, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024))
+
+
+def measure_parallel(
+    url: str, devices: int, reports: int, batch: int, detect: bool, profile: str, processes: int
+) -> float:
+    """End-to-end with ``processes`` ingest processes at once, each with its own connection and
+    its own share of the fleet; reports/s over the wall-clock time of the slowest."""
+    ctx = multiprocessing.get_context("spawn")
+    ready, out, go = ctx.Queue(), ctx.Queue(), ctx.Event()
+    workers = [
+        ctx.Process(
+            target=_worker,
+            args=(url, (devices, reports, batch, detect, profile, k, processes), ready, go, out),
+        )
+        for k in range(processes)
+    ]
+    for w in workers:
+        w.start()
+    for _ in workers:
+        ready.get(timeout=600)
+    started = time.perf_counter()
+    go.set()
+    results = [out.get(timeout=3_600) for _ in workers]
+    elapsed = time.perf_counter() - started
+    for w in workers:
+        w.join()
+    failed = [r for r in results if r[1] < 0]
+    if failed:
+        raise SystemExit(f"ingest process {failed[0][0]} failed: {failed[0][2]}")
+    stored = sum(r[1] for r in results)
+    want = (reports // processes) * processes
+    if stored != want:
+        raise SystemExit(f"{processes} processes stored {stored:,} of {want:,} reports")
+    rate = stored / elapsed
+    peak = max(r[2] for r in results)
+    print(
+        f"  end-to-end x{processes:<5} {rate:>10,.0f} reports/s "
+        f"({processes} processes; peak memory of each at most {peak:,.0f} MB)"
+    )
+    return rate
+
+
 def run(
-    url: str, label: str, devices: int, reports: int, batch: int, detect: bool, profile: str
+    url: str,
+    label: str,
+    devices: int,
+    reports: int,
+    batch: int,
+    detect: bool,
+    profile: str,
+    processes: int = 1,
 ) -> float:
     db = Database(url)
     settings = Settings(database_url=url)
@@ -318,16 +437,14 @@ def run(
 
         def ingest(body: bytes) -> None:
             nonlocal stored
-            parsed, _ = parse_batch(body)
-            with db.transaction() as session:
-                result = store_reports(
-                    session, parsed, source="http", now=NOW, settings=settings.telemetry
-                )
-            stored += result.accepted
+            stored += ingest_one(db, settings, body)
 
         rate = measure("end-to-end", ingest, batches, reports)
         if stored != reports:
             raise SystemExit(f"only {stored:,} of {reports:,} reports were stored")
+        if processes > 1:
+            parallel = measure_parallel(url, devices, reports, batch, detect, profile, processes)
+            rate = parallel  # the figure with every core at work
         peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(f"  ratio end-to-end / parse-only: {rate / ceiling:.3f} (1/{ceiling / rate:.0f})")
         print(f"  peak memory of this process so far: {peak_mb:,.0f} MB")
@@ -348,6 +465,12 @@ def main(argv: list[str] | None = None) -> int:
         default="stable",
         help="stable: each home keeps its own figures (a real fleet); churn: every figure random",
     )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="also measure this many ingest processes at once (2 = both cores here)",
+    )
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--pg-insert", choices=("copy", "executemany"), default="copy")
     args = parser.parse_args(argv)
@@ -363,7 +486,16 @@ def main(argv: list[str] | None = None) -> int:
     for size in args.sizes:
         if "sqlite" in args.backends:
             with sqlite_database() as url:
-                run(url, "SQLite", size, args.reports, args.batch, args.detect, args.profile)
+                run(
+                    url,
+                    "SQLite",
+                    size,
+                    args.reports,
+                    args.batch,
+                    args.detect,
+                    args.profile,
+                    args.processes,
+                )
         if pg_server and "postgresql" in args.backends:
             with postgres_database(pg_server) as url:
                 pg_rates.append(
@@ -375,6 +507,7 @@ def main(argv: list[str] | None = None) -> int:
                         args.batch,
                         args.detect,
                         args.profile,
+                        args.processes,
                     )
                 )
     if pg_rates:
