@@ -189,3 +189,22 @@ def test_a_short_range_keeps_every_fault_inside_it(fleet: telemetry.Fleet) -> No
         s0, s1 = int(START.timestamp()), int(end.timestamp())
         assert got, minutes
         assert all(s0 <= f.start_s < f.end_s <= s1 for f in got), minutes
+
+
+def test_evening_congestion_prefers_shared_medium_ports(fleet: telemetry.Fleet) -> None:
+    """Congestion goes to cable/DSL/wireless ports while there are any, so that a small sample's
+    FTTP homes are not all taken by port faults and optical degradation still gets a home."""
+    got = _schedule(fleet)
+    ports, counts = np.unique(fleet.port_id[fleet.port_id > 0], return_counts=True)
+    eligible = set(ports[counts >= 5].tolist())
+
+    def all_fttp(port: int) -> bool:
+        return bool((fleet.technology[fleet.port_id == port] == "fttp").all())
+
+    faulted = {f.port_id for f in got if f.kind in faults.PORT_KINDS}
+    shared_left = [p for p in eligible - faulted if not all_fttp(p)]
+    congested = [f.port_id for f in got if f.kind == "evening_congestion"]
+    assert congested
+    if shared_left:  # a shared-medium port stayed free: no congestion may sit on an FTTP port
+        assert not any(all_fttp(int(p)) for p in congested if p is not None)
+    assert any(f.kind == "optical_degradation" for f in got)

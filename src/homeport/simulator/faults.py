@@ -132,6 +132,9 @@ def schedule(
         earliest = s0 + min(3600, (s1 - s0) // 4)
         t0 = int(rng.uniform(earliest, max(earliest, s1 - dur)))
         faults.append(_port_fault(fleet, "fibre_cut", p, t0, min(s1, t0 + dur), {}))
+    # Evening congestion goes to shared-medium ports first (cable, DSL, wireless: the classic
+    # contention cases), which also leaves FTTP homes free for optical degradation.
+    rest = sorted(rest, key=lambda p: bool((fleet.technology[fleet.port_id == p] == "fttp").all()))
     n_cong = min(len(rest), max(1, round(len(eligible) * 0.05)), budget - n_cuts + 1)
     day0 = s0 // 86_400
     evenings = [
