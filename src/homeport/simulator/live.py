@@ -180,6 +180,10 @@ def encode(report: Report) -> bytes:
     return report.model_dump_json(exclude_none=True).encode()
 
 
+#: A remote action a simulated gateway carried out: (device id, kind, parameters).
+Done = tuple[str, str, dict[str, Any]]
+
+
 @dataclass
 class Delivery:
     sent: int = 0
@@ -190,6 +194,8 @@ class Delivery:
     #: Remote actions the simulated gateways received and acknowledged ``done``.
     actions: int = 0
     reasons: list[str] = field(default_factory=list)
+    #: Those actions as ``(device_id, kind, params)``, for the emitter to model their effect.
+    done: list[Done] = field(default_factory=list)
 
     def add(self, other: Delivery) -> None:
         self.sent += other.sent
@@ -198,6 +204,7 @@ class Delivery:
         self.rejected += other.rejected
         self.failed += other.failed
         self.actions += other.actions
+        self.done = self.done + other.done
         self.reasons = (self.reasons + other.reasons)[:5]
 
 
@@ -221,7 +228,8 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
-#: What a simulated gateway says when it acknowledges an action (it does not model its effect).
+#: What a simulated gateway says when it acknowledges an action (the emitter models the effect
+#: of the actions in :data:`FIXES`; the others change nothing).
 ACK_DETAIL = "simulated gateway: done"
 
 
@@ -236,11 +244,11 @@ class HttpTransport:
 
     With ``gateways`` (device id → device secret), those devices report as gateways do: each
     one's reports in its own POST with its secret, so that the answer carries its queued remote
-    actions; the simulated gateway acknowledges each with ``done`` on the result endpoint (it
-    does not model the action's effect). That is one request per gateway, slower than batches:
-    with ``gateway_every`` N, a gateway reports itself on one send (tick) in N, staggered over
-    the fleet, and through the integration batch otherwise (it collects its actions at least
-    every N ticks, as a CPE calls in on its own schedule)."""
+    actions; the simulated gateway acknowledges each with ``done`` on the result endpoint (the
+    emitter models the effect of a channel change, :data:`FIXES`). That is one request per
+    gateway, slower than batches: with ``gateway_every`` N, a gateway reports itself on one send
+    (tick) in N, staggered over the fleet, and through the integration batch otherwise (it
+    collects its actions at least every N ticks, as a CPE calls in on its own schedule)."""
 
     def __init__(
         self,
@@ -387,7 +395,7 @@ class HttpTransport:
         return zlib.crc32(device_id.encode()) % self.gateway_every
 
     def _acknowledge(self, device: str, action: dict[str, Any], out: Delivery) -> None:
-        """The simulated gateway carries the action out (in name only) and says so."""
+        """The simulated gateway carries the action out (:data:`FIXES`) and says so."""
         body = orjson.dumps({"status": "done", "detail": ACK_DETAIL})
         try:
             self._post(
@@ -399,6 +407,10 @@ class HttpTransport:
             )
             return
         out.actions += 1
+        params = action.get("params")
+        out.done.append(
+            (device, str(action.get("kind")), params if isinstance(params, dict) else {})
+        )
         log.info("%s: %s action %s done", device, action.get("kind"), action.get("id"))
 
     def close(self) -> None:
@@ -423,8 +435,8 @@ class MqttTransport:
 
     With ``acknowledge`` (the default), the fleet's gateways also listen on
     ``<commands_prefix>/+`` and answer every remote action they receive with ``done`` on
-    ``<results_prefix>/<device_id>`` (QoS 1; the action's effect is not modelled). A command
-    seen twice (QoS 1 redelivery) is acknowledged once."""
+    ``<results_prefix>/<device_id>`` (QoS 1; the emitter models the effect of a channel
+    change, :data:`FIXES`). A command seen twice (QoS 1 redelivery) is acknowledged once."""
 
     def __init__(
         self,
@@ -448,6 +460,7 @@ class MqttTransport:
         self._refused = ""
         self._lock = threading.Lock()
         self._acked: set[int] = set()
+        self._done: list[Done] = []
         self._reported = 0
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2,
@@ -480,10 +493,14 @@ class MqttTransport:
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             log.warning("a command on %s is not {id, kind, params}: ignored", msg.topic)
             return
+        params = command.get("params") if isinstance(command, dict) else None
         with self._lock:
             if action_id in self._acked:
                 return
             self._acked.add(action_id)
+            self._done.append(
+                (device, str(command.get("kind")), params if isinstance(params, dict) else {})
+            )
         result = {"id": action_id, "status": "done", "detail": ACK_DETAIL}
         client.publish(f"{self.results_prefix}/{device}", orjson.dumps(result), qos=1)
         log.info("%s: %s action %s done", device, command.get("kind"), action_id)
@@ -537,6 +554,8 @@ class MqttTransport:
         out.accepted = out.sent
         acked = self.acknowledged
         out.actions, self._reported = acked - self._reported, acked
+        with self._lock:
+            out.done, self._done = self._done, []
         return out
 
     def close(self) -> None:
@@ -657,6 +676,8 @@ class LiveEmitter:
                     self.stats.silent += len(reports) - len(kept)
                     reports = kept
                 delivery = self.transport.send(reports)
+                if delivery.done:
+                    active = self._carry_out(fleet, active, delivery.done, t)
                 self.stats.delivery.add(delivery)
                 self.stats.ticks += 1
                 self.stats.first_tick = self.stats.first_tick or _dt(t)
@@ -727,6 +748,31 @@ class LiveEmitter:
                 _dt(f.end_s).isoformat(),
             )
 
+    def _carry_out(
+        self,
+        fleet: telemetry.Fleet,
+        active: list[fault_model.Fault],
+        done: Sequence[Done],
+        t: int,
+    ) -> list[fault_model.Fault]:
+        """Model the effect of the actions the gateways carried out at tick ``t``: the faults
+        they fix end now (from the next report on), in the ground truth too."""
+        ended = fixed_by(fleet, active, done)
+        if not ended:
+            return active
+        ids = [self._recorded[k] for f in ended if (k := _key(f)) in self._recorded]
+        if ids:
+            with self.db.transaction() as session:
+                session.execute(
+                    update(SimFault).where(SimFault.id.in_(ids)).values(ended_at=_dt(t))
+                )
+        for f in ended:
+            log.info(
+                "fault %s on home %s (%s) fixed by a remote action", f.kind, f.home_id, f.subject
+            )
+        gone = {id(f) for f in ended}
+        return [replace(f, end_s=t) if id(f) in gone else f for f in active]
+
     def _close_ground_truth(self, left: list[fault_model.Fault]) -> None:
         """Faults still active when the emitter stops end in the ground truth after the last
         tick sent (the ones that had not started were never recorded)."""
@@ -760,6 +806,33 @@ class LiveEmitter:
             self.stats.faults_started,
             d.actions,
         )
+
+
+#: Which remote action ends which simulated fault: a channel change on the fault's band moves
+#: the radio away from the interference or the crowd. Nothing else is modelled (a reboot does
+#: not end a reboot loop; band steering acts on a client, not on a fault class here).
+FIXES = {"set_channel": frozenset({"wifi_interference", "crowded_24ghz"})}
+
+
+def fixed_by(
+    fleet: telemetry.Fleet, active: Sequence[fault_model.Fault], done: Sequence[Done]
+) -> list[fault_model.Fault]:
+    """The active faults that the carried-out actions fix (see :data:`FIXES`)."""
+    homes = dict(zip(fleet.device_id, fleet.home_id.tolist(), strict=True))
+    wanted = {
+        (homes[device], kind, str(params.get("band", "")))
+        for device, kind, params in done
+        if device in homes and kind in FIXES
+    }
+    return [
+        f
+        for f in active
+        if f.home_id is not None
+        and any(
+            f.kind in FIXES[kind] and f.home_id == home and f.subject == band
+            for home, kind, band in wanted
+        )
+    ]
 
 
 def _key(f: fault_model.Fault) -> tuple[Any, ...]:
