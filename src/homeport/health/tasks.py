@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from homeport.core.health_settings import HealthSettings
@@ -84,34 +84,42 @@ def expire_actions(
     or the command is committed, and a connection lost then means the device never saw it (a
     device that rebooted may also forget to answer). Without this it would stay live forever and
     block every new action of its kind."""
-    expired = session.scalars(
-        select(DeviceAction.id)
-        .where(DeviceAction.status == "queued", DeviceAction.created_at <= now - older_than)
-        .order_by(DeviceAction.id)
-    ).all()
-    for action_id in expired:
-        remote.mark_action(
+    n = _end_stale(
+        session,
+        "queued",
+        DeviceAction.created_at <= now - older_than,
+        status="cancelled",
+        reason="expired: the device did not collect it in time",
+        now=now,
+    )
+    if sent_older_than is not None:
+        n += _end_stale(
             session,
-            action_id,
-            status="cancelled",
-            result={"reason": "expired: the device did not collect it in time"},
+            "sent",
+            DeviceAction.sent_at <= now - sent_older_than,
+            status="failed",
+            reason="no result from the device in time",
             now=now,
         )
-    unanswered: list[int] = []
-    if sent_older_than is not None:
-        unanswered = list(
-            session.scalars(
-                select(DeviceAction.id)
-                .where(DeviceAction.status == "sent", DeviceAction.sent_at <= now - sent_older_than)
-                .order_by(DeviceAction.id)
-            ).all()
-        )
-        for action_id in unanswered:
-            remote.mark_action(
-                session,
-                action_id,
-                status="failed",
-                result={"reason": "no result from the device in time"},
-                now=now,
-            )
-    return len(expired) + len(unanswered)
+    return n
+
+
+def _end_stale(
+    session: Session,
+    live: str,
+    too_old: ColumnElement[bool],
+    *,
+    status: str,
+    reason: str,
+    now: datetime,
+) -> int:
+    """Move the ``live`` actions matching ``too_old`` to ``status`` with ``reason``, oldest
+    first (audited by :func:`remote.mark_action`); returns how many."""
+    ids = session.scalars(
+        select(DeviceAction.id)
+        .where(DeviceAction.status == live, too_old)
+        .order_by(DeviceAction.id)
+    ).all()
+    for action_id in ids:
+        remote.mark_action(session, action_id, status=status, result={"reason": reason}, now=now)
+    return len(ids)

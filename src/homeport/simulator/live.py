@@ -194,7 +194,8 @@ class Delivery:
     #: Remote actions the simulated gateways received and acknowledged ``done``.
     actions: int = 0
     reasons: list[str] = field(default_factory=list)
-    #: Those actions as ``(device_id, kind, params)``, for the emitter to model their effect.
+    #: This send's acknowledged actions as ``(device_id, kind, params)``, for the emitter to
+    #: model their effect; not kept by :meth:`add` (the totals keep only the count).
     done: list[Done] = field(default_factory=list)
 
     def add(self, other: Delivery) -> None:
@@ -204,7 +205,6 @@ class Delivery:
         self.rejected += other.rejected
         self.failed += other.failed
         self.actions += other.actions
-        self.done = self.done + other.done
         self.reasons = (self.reasons + other.reasons)[:5]
 
 
@@ -386,6 +386,7 @@ class HttpTransport:
             if device is not None:
                 for action in answer.get("actions") or []:
                     self._acknowledge(device, action, out)
+        out.actions = len(out.done)
         return out
 
     def _slot(self, device_id: str) -> int:
@@ -406,7 +407,6 @@ class HttpTransport:
                 "action %s of %s not acknowledged: %s", action.get("id"), device, exc.message
             )
             return
-        out.actions += 1
         params = action.get("params")
         out.done.append(
             (device, str(action.get("kind")), params if isinstance(params, dict) else {})
@@ -461,7 +461,6 @@ class MqttTransport:
         self._lock = threading.Lock()
         self._acked: set[int] = set()
         self._done: list[Done] = []
-        self._reported = 0
         self.client = paho.Client(
             CallbackAPIVersion.VERSION2,
             client_id=client_id or f"homeport-sim-{uuid.uuid4().hex[:12]}",
@@ -507,6 +506,7 @@ class MqttTransport:
 
     @property
     def acknowledged(self) -> int:
+        """Distinct actions acknowledged since the transport started."""
         with self._lock:
             return len(self._acked)
 
@@ -552,10 +552,9 @@ class MqttTransport:
             log.error("%d reports not acknowledged by the broker %s", out.failed, self.broker)
         # The broker has them; whether Homeport stores them is the ingest's business.
         out.accepted = out.sent
-        acked = self.acknowledged
-        out.actions, self._reported = acked - self._reported, acked
         with self._lock:
             out.done, self._done = self._done, []
+        out.actions = len(out.done)
         return out
 
     def close(self) -> None:
@@ -818,19 +817,20 @@ def fixed_by(
     fleet: telemetry.Fleet, active: Sequence[fault_model.Fault], done: Sequence[Done]
 ) -> list[fault_model.Fault]:
     """The active faults that the carried-out actions fix (see :data:`FIXES`)."""
-    homes = dict(zip(fleet.device_id, fleet.home_id.tolist(), strict=True))
     wanted = {
-        (homes[device], kind, str(params.get("band", "")))
+        (device, kind, str(params.get("band", "")))
         for device, kind, params in done
-        if device in homes and kind in FIXES
+        if kind in FIXES
     }
     return [
         f
         for f in active
         if f.home_id is not None
         and any(
-            f.kind in FIXES[kind] and f.home_id == home and f.subject == band
-            for home, kind, band in wanted
+            f.kind in FIXES[kind]
+            and f.subject == band
+            and fleet.device_id[int(f.homes[0])] == device
+            for device, kind, band in wanted
         )
     ]
 

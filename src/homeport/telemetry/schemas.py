@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -153,7 +153,8 @@ class ActionCommand(BaseModel):
 
 
 #: The statuses a device may report for an action it received.
-RESULT_STATUSES = ("done", "failed", "unsupported")
+ResultStatus = Literal["done", "failed", "unsupported"]
+RESULT_STATUSES: tuple[str, ...] = get_args(ResultStatus)
 #: Longest ``detail`` a device may send with a result.
 MAX_RESULT_DETAIL = 500
 
@@ -163,7 +164,7 @@ class ActionResultIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["done", "failed", "unsupported"]
+    status: ResultStatus
     detail: str = Field(default="", max_length=MAX_RESULT_DETAIL)
 
 

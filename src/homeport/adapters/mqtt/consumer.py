@@ -311,8 +311,10 @@ class MqttIngest:
         ``stop`` was set before the batch could be stored (nothing is acknowledged: the broker
         delivers those messages again; results not yet applied come back too)."""
         started = time.monotonic()
-        results = [m for m in batch if self._is_result(m)]
-        reports = [m for m in batch if not self._is_result(m)]
+        results: list[Received] = []
+        reports: list[Received] = []
+        for m in batch:
+            (results if self._is_result(m) else reports).append(m)
         outcome = BatchOutcome()
         if reports:
             stored = self._retrying(lambda: self._process(reports), len(reports), stop)
@@ -357,8 +359,11 @@ class MqttIngest:
     def _is_result(self, message: Received) -> bool:
         if self._apply_result is None:
             return False
-        head = self.options.subscription.results_prefix + "/"
-        return message.topic.startswith(head) and "/" not in message.topic[len(head) :]
+        try:
+            device_of(message.topic, self.options.subscription.results_prefix)
+        except ValueError:
+            return False
+        return True
 
     def _apply(self, message: Received) -> str:
         """Apply one action result; the reason it was refused ('' when applied)."""

@@ -15,19 +15,16 @@ from homeport.core.db import Database
 from homeport.core.telemetry_settings import TelemetrySettings
 from homeport.health import remote
 from homeport.telemetry import actions
-from homeport.telemetry.ingest import parse_one
-from homeport.telemetry.schemas import ActionResultIn, Rejection, Report
+from homeport.telemetry.ingest import describe, parse_one
+from homeport.telemetry.schemas import ActionResultIn, Report
 
 parse: Parse = parse_one
 
 
 @dataclass
-class Stored:
-    """What :func:`telemetry_store` returns: the store's counts, and the commands to publish."""
+class Stored(actions.StoreResult):
+    """What :func:`telemetry_store` returns: the store's result, and the commands to publish."""
 
-    accepted: int = 0
-    duplicates: int = 0
-    rejected: list[Rejection] = field(default_factory=list)
     commands: list[Command] = field(default_factory=list)
 
 
@@ -53,7 +50,7 @@ def telemetry_store(
                 commands = [
                     (a.device_id, remote.command_of(a).model_dump_json().encode()) for a in sent
                 ]
-        return Stored(result.accepted, result.duplicates, list(result.rejected), commands)
+        return Stored(result.accepted, result.duplicates, result.rejected, result.stored, commands)
 
     return store
 
@@ -72,10 +69,7 @@ def parse_result(payload: bytes) -> tuple[int, ActionResultIn]:
     try:
         return action_id, ActionResultIn.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'result'}: {e['msg']}" for e in exc.errors()
-        )
-        raise ValueError(problems) from None
+        raise ValueError(describe(exc)) from None
 
 
 def result_store(db: Database, clock: Clock) -> ApplyResult:
