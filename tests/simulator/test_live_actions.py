@@ -7,17 +7,14 @@ from datetime import timedelta
 
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import select
 
-from homeport.audit.models import AuditEntry
 from homeport.core.clock import ManualClock
 from homeport.core.db import Database
-from homeport.health import remote
-from homeport.health.models import DeviceAction
 from homeport.simulator import live
 from homeport.telemetry.ingest import parse_one
 from tests.cli.serving import ServerThread
 from tests.factories import Fleet, build_fleet
+from tests.remote_actions import audit_trail, load, queue
 from tests.simulator.test_live import telemetry_token
 from tests.telemetry.conftest import report
 
@@ -28,31 +25,13 @@ def fleet(db: Database, clock: ManualClock) -> Fleet:
 
 
 def _queue(db: Database, fleet: Fleet, clock: ManualClock, account: str, device: str) -> int:
-    with db.transaction() as session:
-        return remote.queue_action(
-            session,
-            home_id=fleet.homes[account],
-            device_id=device,
-            kind="reboot",
-            params={},
-            requested_by="policy:reboot_loop",
-            finding_id=None,
-            now=clock.now(),
-        ).id
+    return queue(
+        db, fleet, clock, account=account, device_id=device, requested_by="policy:reboot_loop"
+    )
 
 
 def _trail(db: Database, action_id: int) -> tuple[str, list[str]]:
-    with db.session() as session:
-        action = session.get(DeviceAction, action_id)
-        assert action is not None
-        audit = session.scalars(
-            select(AuditEntry.action)
-            .where(
-                AuditEntry.entity_type == "device_action", AuditEntry.entity_id == str(action_id)
-            )
-            .order_by(AuditEntry.id)
-        ).all()
-        return action.status, list(audit)
+    return load(db, action_id).status, audit_trail(db, action_id)
 
 
 def test_http_gateways_acknowledge_their_actions(
@@ -81,10 +60,7 @@ def test_http_gateways_acknowledge_their_actions(
         "done",
         ["device_action.queued", "device_action.sent", "device_action.done"],
     )
-    with db.session() as session:
-        action = session.get(DeviceAction, mine)
-        assert action is not None
-        assert action.result["detail"] == live.ACK_DETAIL
+    assert load(db, mine).result["detail"] == live.ACK_DETAIL
     # GW-000102 reported through the integration token: it got nothing.
     assert _trail(db, bridged) == ("queued", ["device_action.queued"])
 

@@ -12,16 +12,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from sqlalchemy import select
 
 from homeport.adapters.http_ingest import api as ingest_api
-from homeport.audit.models import AuditEntry
 from homeport.core.clock import ManualClock
 from homeport.core.db import Database
 from homeport.health import remote, tasks
-from homeport.health.models import DeviceAction
 from tests.adapters.http_ingest.test_api import _bearer, _device_secret, _post, _token
 from tests.factories import Fleet, build_fleet
+from tests.remote_actions import audit_trail, load, queue
 from tests.telemetry.conftest import report
 
 GW = "GW-000101"
@@ -49,25 +47,25 @@ def _queue(
     account: str = "ACC-1001",
     device_id: str = GW,
 ) -> int:
-    with db.transaction() as session:
-        return remote.queue_action(
-            session,
-            home_id=fleet.homes[account],
-            device_id=device_id,
-            kind=kind,
-            params=params or {},
-            requested_by="staff:7",
-            finding_id=None,
-            now=clock.now(),
-        ).id
+    return queue(
+        db,
+        fleet,
+        clock,
+        account=account,
+        device_id=device_id,
+        kind=kind,
+        params=params,
+        requested_by="staff:7",
+    )
 
 
-def _action(db: Database, action_id: int) -> DeviceAction:
-    with db.session() as session:
-        action = session.get(DeviceAction, action_id)
-        assert action is not None
-        session.expunge(action)
-        return action
+def _sent(client: TestClient, db: Database, clock: ManualClock, fleet: Fleet) -> tuple[str, int]:
+    """A reboot for GW, collected by GW (now ``sent``): GW's secret and the action's id."""
+    secret = _device_secret(db, clock, GW)
+    action_id = _queue(db, fleet, clock)
+    actions = _post(client, [], _bearer(secret, GW)).json()["actions"]
+    assert [a["id"] for a in actions] == [action_id]
+    return secret, action_id
 
 
 def _result(
@@ -78,20 +76,6 @@ def _result(
         content=orjson.dumps(body),
         headers={"content-type": "application/json", **headers},
     )
-
-
-def _audit(db: Database, action_id: int) -> list[str]:
-    with db.session() as session:
-        return list(
-            session.scalars(
-                select(AuditEntry.action)
-                .where(
-                    AuditEntry.entity_type == "device_action",
-                    AuditEntry.entity_id == str(action_id),
-                )
-                .order_by(AuditEntry.id)
-            )
-        )
 
 
 def test_a_gateway_receives_its_queued_actions_once_and_they_become_sent(
@@ -112,12 +96,12 @@ def test_a_gateway_receives_its_queued_actions_once_and_they_become_sent(
         {"id": channel, "kind": "set_channel", "params": {"band": "2.4GHz", "channel": 6}},
     ]
     for action_id in (reboot, channel):
-        action = _action(db, action_id)
+        action = load(db, action_id)
         assert action.status == "sent"
         assert action.sent_at is not None
         assert action.result == {"via": "http"}
-        assert _audit(db, action_id) == ["device_action.queued", "device_action.sent"]
-    assert _action(db, other).status == "queued"  # another device's action stays
+        assert audit_trail(db, action_id) == ["device_action.queued", "device_action.sent"]
+    assert load(db, other).status == "queued"  # another device's action stays
     # Delivered once: the next post (an empty batch is a poll) carries nothing.
     again = _post(ingest_client, [], _bearer(secret, GW))
     assert again.status_code == 200
@@ -132,26 +116,24 @@ def test_an_integration_token_gets_no_actions(
     response = _post(ingest_client, [report(GW)], _bearer(token))
     assert response.status_code == 200, response.text
     assert response.json()["actions"] == []
-    assert _action(db, action_id).status == "queued"
+    assert load(db, action_id).status == "queued"
 
 
 def test_a_gateway_reports_the_result_of_its_action(
     ingest_client: TestClient, db: Database, clock: ManualClock, fleet: Fleet
 ) -> None:
-    secret = _device_secret(db, clock, GW)
-    action_id = _queue(db, fleet, clock)
-    assert _post(ingest_client, [], _bearer(secret, GW)).json()["actions"][0]["id"] == action_id
+    secret, action_id = _sent(ingest_client, db, clock, fleet)
     clock.advance(timedelta(minutes=2))
     response = _result(
         ingest_client, GW, action_id, {"status": "done", "detail": "rebooted"}, _bearer(secret, GW)
     )
     assert response.status_code == 200, response.text
     assert response.json() == {"id": action_id, "device_id": GW, "kind": "reboot", "status": "done"}
-    action = _action(db, action_id)
+    action = load(db, action_id)
     assert action.status == "done"
     assert action.completed_at is not None
     assert action.result == {"via": "http", "detail": "rebooted"}
-    assert _audit(db, action_id) == [
+    assert audit_trail(db, action_id) == [
         "device_action.queued",
         "device_action.sent",
         "device_action.done",
@@ -188,8 +170,8 @@ def test_a_gateway_may_report_only_its_own_actions(
         ).status_code
         == 401
     )
-    assert _action(db, theirs).status == "sent"
-    assert _audit(db, theirs) == ["device_action.queued", "device_action.sent"]
+    assert load(db, theirs).status == "sent"
+    assert audit_trail(db, theirs) == ["device_action.queued", "device_action.sent"]
 
 
 def test_an_integration_token_reports_for_any_device_with_the_scope(
@@ -212,7 +194,7 @@ def test_an_integration_token_reports_for_any_device_with_the_scope(
         _bearer(token),
     )
     assert response.status_code == 200, response.text
-    action = _action(db, action_id)
+    action = load(db, action_id)
     assert action.status == "unsupported"
     assert action.result["detail"] == "no such radio"
     assert action.result["via"] == "http-integration"
@@ -233,12 +215,10 @@ def test_an_integration_token_reports_for_any_device_with_the_scope(
 def test_a_bad_result_body_is_422(
     ingest_client: TestClient, db: Database, clock: ManualClock, fleet: Fleet, body: Any
 ) -> None:
-    secret = _device_secret(db, clock, GW)
-    action_id = _queue(db, fleet, clock)
-    _post(ingest_client, [], _bearer(secret, GW))
+    secret, action_id = _sent(ingest_client, db, clock, fleet)
     response = _result(ingest_client, GW, action_id, body, _bearer(secret, GW))
     assert response.status_code == 422, response.text
-    assert _action(db, action_id).status == "sent"
+    assert load(db, action_id).status == "sent"
 
 
 def test_a_result_that_is_not_json_is_refused(
@@ -262,35 +242,31 @@ def test_a_result_for_an_action_never_sent_is_409(
     response = _result(ingest_client, GW, action_id, {"status": "done"}, _bearer(token))
     assert response.status_code == 409
     assert response.json()["detail"] == f"action {action_id} is queued; it cannot become done"
-    assert _action(db, action_id).status == "queued"
+    assert load(db, action_id).status == "queued"
+
+
+def _expire(db: Database, clock: ManualClock) -> int:
+    with db.transaction() as session:
+        return tasks.expire_actions(
+            session,
+            now=clock.now(),
+            older_than=timedelta(hours=1),
+            sent_older_than=timedelta(hours=3),
+        )
 
 
 def test_a_sent_action_without_a_result_is_failed_by_the_expiry(
     ingest_client: TestClient, db: Database, clock: ManualClock, fleet: Fleet
 ) -> None:
     """Sent but never received (the answer was lost): it must not stay live forever."""
-    secret = _device_secret(db, clock, GW)
-    action_id = _queue(db, fleet, clock)
-    _post(ingest_client, [], _bearer(secret, GW))
+    _, action_id = _sent(ingest_client, db, clock, fleet)
     clock.advance(timedelta(hours=2))
-    with db.transaction() as session:
-        n = tasks.expire_actions(
-            session,
-            now=clock.now(),
-            older_than=timedelta(hours=1),
-            sent_older_than=timedelta(hours=3),
-        )
+    n = _expire(db, clock)
     assert n == 0  # a sent action is not "queued": the queued expiry leaves it alone
     clock.advance(timedelta(hours=2))
-    with db.transaction() as session:
-        n = tasks.expire_actions(
-            session,
-            now=clock.now(),
-            older_than=timedelta(hours=1),
-            sent_older_than=timedelta(hours=3),
-        )
+    n = _expire(db, clock)
     assert n == 1
-    action = _action(db, action_id)
+    action = load(db, action_id)
     assert action.status == "failed"
     assert action.result["reason"] == "no result from the device in time"
-    assert _audit(db, action_id)[-1] == "device_action.failed"
+    assert audit_trail(db, action_id)[-1] == "device_action.failed"

@@ -13,21 +13,18 @@ from typing import Any
 import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from sqlalchemy import select
 
 from homeport.adapters.mqtt.broker import Broker, Subscription
 from homeport.adapters.mqtt.consumer import MqttIngest, Options
 from homeport.adapters.mqtt.store import parse, parse_result, result_store, telemetry_store
-from homeport.audit.models import AuditEntry
 from homeport.core.clock import ManualClock
 from homeport.core.db import Database
 from homeport.core.settings import Settings
-from homeport.health import remote
-from homeport.health.models import DeviceAction
 from homeport.simulator import live
 from homeport.telemetry.ingest import parse_one
 from tests.adapters.mqtt.conftest import Background, Names, Publisher, report, wait_until
 from tests.factories import Fleet, build_fleet, filler
+from tests.remote_actions import audit_trail, load, queue
 
 DEVICES = [f"GW-F{i:05d}" for i in range(1, 3)]
 
@@ -73,38 +70,24 @@ def device(broker: Broker, subscription: Subscription) -> Iterator[Device]:
 
 
 def _queue(db: Database, fleet: Fleet, clock: ManualClock, account: str, device_id: str) -> int:
-    with db.transaction() as session:
-        return remote.queue_action(
-            session,
-            home_id=fleet.homes[account],
-            device_id=device_id,
-            kind="set_channel",
-            params={"band": "5GHz", "channel": 44},
-            requested_by="policy:wifi",
-            finding_id=None,
-            now=clock.now(),
-        ).id
+    return queue(
+        db,
+        fleet,
+        clock,
+        account=account,
+        device_id=device_id,
+        kind="set_channel",
+        params={"band": "5GHz", "channel": 44},
+        requested_by="policy:wifi",
+    )
 
 
 def _trail(db: Database, action_id: int) -> tuple[str, list[str]]:
-    with db.session() as session:
-        action = session.get(DeviceAction, action_id)
-        assert action is not None
-        audit = session.scalars(
-            select(AuditEntry.action)
-            .where(
-                AuditEntry.entity_type == "device_action", AuditEntry.entity_id == str(action_id)
-            )
-            .order_by(AuditEntry.id)
-        ).all()
-        return action.status, list(audit)
+    return load(db, action_id).status, audit_trail(db, action_id)
 
 
 def _status(db: Database, action_id: int) -> str:
-    with db.session() as session:
-        action = session.get(DeviceAction, action_id)
-        assert action is not None
-        return action.status
+    return load(db, action_id).status
 
 
 def test_a_command_is_published_after_the_report_and_its_result_applied(
@@ -150,16 +133,12 @@ def test_a_command_is_published_after_the_report_and_its_result_applied(
             f"{results}/GW-F00001", json.dumps({"id": mine, "status": "done", "detail": "ch 44"})
         )
         wait_until(lambda: _status(db, mine) == "done", what="the result")
-        with db.session() as session:
-            action = session.get(DeviceAction, mine)
-            assert action is not None
-            assert action.result == {"via": "mqtt", "detail": "ch 44"}
-            audit = session.scalars(
-                select(AuditEntry.action)
-                .where(AuditEntry.entity_type == "device_action", AuditEntry.entity_id == str(mine))
-                .order_by(AuditEntry.id)
-            ).all()
-        assert audit == ["device_action.queued", "device_action.sent", "device_action.done"]
+        assert load(db, mine).result == {"via": "mqtt", "detail": "ch 44"}
+        assert audit_trail(db, mine) == [
+            "device_action.queued",
+            "device_action.sent",
+            "device_action.done",
+        ]
 
         # Bad results: counted as rejected and logged; the consumer carries on.
         bad = [
