@@ -90,6 +90,24 @@ def _status(db: Database, action_id: int) -> str:
     return load(db, action_id).status
 
 
+def _consumer(
+    broker: Broker,
+    client_id: str,
+    subscription: Subscription,
+    db: Database,
+    settings: Settings,
+    clock: ManualClock,
+) -> MqttIngest:
+    """The production ingest (store and result applier) on the test's topics."""
+    return MqttIngest(
+        broker,
+        Options(client_id, subscription, batch_size=50, batch_ms=50),
+        parse=parse,
+        store=telemetry_store(db, settings.telemetry, clock),
+        apply_result=result_store(db, clock),
+    )
+
+
 def test_a_command_is_published_after_the_report_and_its_result_applied(
     broker: Broker,
     names: Names,
@@ -103,13 +121,7 @@ def test_a_command_is_published_after_the_report_and_its_result_applied(
 ) -> None:
     mine = _queue(db, fleet, clock, "FIL-0001", "GW-F00001")
     theirs = _queue(db, fleet, clock, "FIL-0002", "GW-F00002")
-    ingest = MqttIngest(
-        broker,
-        Options(names.client_id("a"), subscription, batch_size=50, batch_ms=50),
-        parse=parse,
-        store=telemetry_store(db, settings.telemetry, clock),
-        apply_result=result_store(db, clock),
-    )
+    ingest = _consumer(broker, names.client_id("a"), subscription, db, settings, clock)
     ingest.start()
     runner = Background(ingest.run)
     try:
@@ -206,13 +218,7 @@ def ingest(
     settings: Settings,
     clock: ManualClock,
 ) -> Iterator[MqttIngest]:
-    consumer = MqttIngest(
-        broker,
-        Options(names.client_id("ingest"), subscription, batch_size=50, batch_ms=50),
-        parse=parse,
-        store=telemetry_store(db, settings.telemetry, clock),
-        apply_result=result_store(db, clock),
-    )
+    consumer = _consumer(broker, names.client_id("ingest"), subscription, db, settings, clock)
     consumer.start()
     runner = Background(consumer.run)
     yield consumer
