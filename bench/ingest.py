@@ -130,38 +130,42 @@ def seed_devices(db: Database, n: int) -> float:
     return time.perf_counter() - started
 
 
-def make_report(rng: random.Random, device: int, ts: datetime) -> dict[str, Any]:
-    """A report whose every figure is drawn afresh (``--profile churn``): a home's signal,
-    utilisation and optical level jump across the detectors' thresholds from one report to the
-    next, so findings open, update and clear on nearly every report. The worst case for
-    detection, far from a real fleet."""
+#: Client kinds in the order ``--profile stable`` gives them to a home's six clients.
+STABLE_KINDS = ("phone", "laptop", "tv", "iot", "phone", "tablet")
+
+
+def _report(
+    device: int,
+    ts: datetime,
+    uptime_s: int,
+    wan: dict[str, Any],
+    radios: tuple[tuple[int, int], tuple[int, int]],
+    clients: list[tuple[int, int, float, str]],
+    mesh: tuple[int, int],
+    resources: tuple[int, int],
+) -> dict[str, Any]:
+    """One report in the contract's shape: radios are (channel, utilisation) on 2.4 and 5 GHz,
+    clients (RSSI, PHY rate, retransmissions, kind), the mesh node (backhaul RSSI, Mbps),
+    resources (CPU, memory)."""
+    (ch24, util24), (ch5, util5) = radios
     return {
         "device_id": device_id(device),
         "ts": ts.isoformat(),
-        "uptime_s": rng.randrange(60, 5_000_000),
-        "wan": {
-            "status": "up",
-            "down_mbps": round(rng.uniform(80, 950), 1),
-            "up_mbps": round(rng.uniform(10, 110), 1),
-            "latency_ms": round(rng.uniform(4, 40), 1),
-            "jitter_ms": round(rng.uniform(0.2, 6), 1),
-            "loss_pct": round(rng.choice((0.0, 0.0, 0.0, 0.1, 0.4)), 1),
-            "optical_rx_dbm": round(rng.uniform(-24, -12), 1),
-            "disconnects": 0,
-        },
+        "uptime_s": uptime_s,
+        "wan": wan,
         "radios": [
             {
                 "band": "2.4GHz",
-                "channel": rng.choice((1, 6, 11)),
+                "channel": ch24,
                 "width_mhz": 20,
-                "utilization_pct": rng.randrange(5, 80),
+                "utilization_pct": util24,
                 "noise_dbm": -95,
             },
             {
                 "band": "5GHz",
-                "channel": rng.choice((36, 52, 100, 149)),
+                "channel": ch5,
                 "width_mhz": 80,
-                "utilization_pct": rng.randrange(2, 60),
+                "utilization_pct": util5,
                 "noise_dbm": -92,
             },
         ],
@@ -169,22 +173,51 @@ def make_report(rng: random.Random, device: int, ts: datetime) -> dict[str, Any]
             {
                 "mac": _mac(device, j),
                 "band": "5GHz" if j % 3 else "2.4GHz",
-                "rssi_dbm": rng.randrange(-85, -35),
-                "phy_rate_mbps": rng.randrange(20, 1200),
-                "retrans_pct": round(rng.uniform(0, 8), 1),
-                "kind": rng.choice(("phone", "laptop", "tv", "iot")),
+                "rssi_dbm": rssi,
+                "phy_rate_mbps": phy,
+                "retrans_pct": retrans,
+                "kind": kind,
             }
-            for j in range(6)
+            for j, (rssi, phy, retrans, kind) in enumerate(clients)
         ],
-        "mesh": [
-            {
-                "node_id": "SAT-1",
-                "backhaul_rssi_dbm": rng.randrange(-75, -45),
-                "backhaul_mbps": rng.randrange(100, 900),
-            }
-        ],
-        "resources": {"cpu_pct": rng.randrange(1, 90), "mem_pct": rng.randrange(20, 85)},
+        "mesh": [{"node_id": "SAT-1", "backhaul_rssi_dbm": mesh[0], "backhaul_mbps": mesh[1]}],
+        "resources": {"cpu_pct": resources[0], "mem_pct": resources[1]},
     }
+
+
+def make_report(rng: random.Random, device: int, ts: datetime) -> dict[str, Any]:
+    """A report whose every figure is drawn afresh (``--profile churn``): a home's signal,
+    utilisation and optical level jump across the detectors' thresholds from one report to the
+    next, so findings open, update and clear on nearly every report. The worst case for
+    detection, far from a real fleet."""
+    # Drawn in the order of the report's fields, so that a seed gives the same reports.
+    uptime = rng.randrange(60, 5_000_000)
+    wan = {
+        "status": "up",
+        "down_mbps": round(rng.uniform(80, 950), 1),
+        "up_mbps": round(rng.uniform(10, 110), 1),
+        "latency_ms": round(rng.uniform(4, 40), 1),
+        "jitter_ms": round(rng.uniform(0.2, 6), 1),
+        "loss_pct": round(rng.choice((0.0, 0.0, 0.0, 0.1, 0.4)), 1),
+        "optical_rx_dbm": round(rng.uniform(-24, -12), 1),
+        "disconnects": 0,
+    }
+    ch24, util24 = rng.choice((1, 6, 11)), rng.randrange(5, 80)
+    ch5, util5 = rng.choice((36, 52, 100, 149)), rng.randrange(2, 60)
+    clients = [
+        (
+            rng.randrange(-85, -35),
+            rng.randrange(20, 1200),
+            round(rng.uniform(0, 8), 1),
+            rng.choice(("phone", "laptop", "tv", "iot")),
+        )
+        for _ in range(6)
+    ]
+    mesh = (rng.randrange(-75, -45), rng.randrange(100, 900))
+    resources = (rng.randrange(1, 90), rng.randrange(20, 85))
+    return _report(
+        device, ts, uptime, wan, ((ch24, util24), (ch5, util5)), clients, mesh, resources
+    )
 
 
 def _mac(device: int, j: int) -> str:
@@ -215,56 +248,34 @@ def make_stable_report(rng: random.Random, device: int, ts: datetime) -> dict[st
     if faulty:
         rssi[0] = -82
     util24 = home.randrange(70, 90) if faulty else home.randrange(5, 45)
-    return {
-        "device_id": device_id(device),
-        "ts": ts.isoformat(),
-        "uptime_s": home.randrange(86_400, 5_000_000) + int((ts - NOW).total_seconds()) + 3600,
-        "wan": {
-            "status": "up",
-            "down_mbps": jitter(down),
-            "up_mbps": jitter(down / 8),
-            "latency_ms": jitter(home.uniform(4, 20)),
-            "jitter_ms": jitter(home.uniform(0.2, 3)),
-            "loss_pct": 0.0,
-            "optical_rx_dbm": round(home.uniform(-20, -14), 1),
-            "disconnects": 0,
-        },
-        "radios": [
-            {
-                "band": "2.4GHz",
-                "channel": home.choice((1, 6, 11)),
-                "width_mhz": 20,
-                "utilization_pct": util24,
-                "noise_dbm": -95,
-            },
-            {
-                "band": "5GHz",
-                "channel": home.choice((36, 52, 100, 149)),
-                "width_mhz": 80,
-                "utilization_pct": home.randrange(2, 40),
-                "noise_dbm": -92,
-            },
-        ],
-        "clients": [
-            {
-                "mac": _mac(device, j),
-                "band": "5GHz" if j % 3 else "2.4GHz",
-                "rssi_dbm": rssi[j] + rng.choice((-1, 0, 0, 1)),
-                "phy_rate_mbps": home.randrange(100, 1200),
-                "retrans_pct": round(home.uniform(0, 3), 1),
-                "kind": ("phone", "laptop", "tv", "iot", "phone", "tablet")[j],
-            }
-            for j in range(6)
-        ],
-        "mesh": [
-            {
-                "node_id": "SAT-1",
-                "backhaul_rssi_dbm": home.randrange(-65, -45),
-                "backhaul_mbps": home.randrange(300, 900),
-            }
-        ],
-        "resources": {"cpu_pct": home.randrange(1, 40), "mem_pct": home.randrange(20, 60)},
+    # Drawn in the order of the report's fields, so that a seed gives the same reports.
+    uptime = home.randrange(86_400, 5_000_000) + int((ts - NOW).total_seconds()) + 3600
+    wan = {
+        "status": "up",
+        "down_mbps": jitter(down),
+        "up_mbps": jitter(down / 8),
+        "latency_ms": jitter(home.uniform(4, 20)),
+        "jitter_ms": jitter(home.uniform(0.2, 3)),
+        "loss_pct": 0.0,
+        "optical_rx_dbm": round(home.uniform(-20, -14), 1),
+        "disconnects": 0,
     }
+    ch24 = home.choice((1, 6, 11))
+    ch5, util5 = home.choice((36, 52, 100, 149)), home.randrange(2, 40)
+    clients = [
+        (
+            rssi[j] + rng.choice((-1, 0, 0, 1)),
+            home.randrange(100, 1200),
+            round(home.uniform(0, 3), 1),
+            STABLE_KINDS[j],
+        )
+        for j in range(6)
+    ]
+    mesh = (home.randrange(-65, -45), home.randrange(300, 900))
+    resources = (home.randrange(1, 40), home.randrange(20, 60))
+    return _report(
+        device, ts, uptime, wan, ((ch24, util24), (ch5, util5)), clients, mesh, resources
+    )
 
 
 def make_batches(
