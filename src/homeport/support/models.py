@@ -99,7 +99,7 @@ class AgentProfile(Base):
 class SlaPolicy(Base):
     """Targets for one priority (optionally one plan): first response and resolution within
     so many business seconds. ``business_hours`` is a spec such as ``"24x7"`` or
-    ``"mon-fri 08:00-20:00; sat 09:00-13:00"`` in the BSP's time zone."""
+    ``"mon-fri 08:00-20:00; sat 09:00-13:00"`` read in ``timezone``."""
 
     __tablename__ = "sla_policies"
     __table_args__ = (
@@ -116,6 +116,8 @@ class SlaPolicy(Base):
     first_response_s: Mapped[int] = mapped_column(Integer)
     resolution_s: Mapped[int] = mapped_column(Integer)
     business_hours: Mapped[str] = mapped_column(String(200), default="24x7")
+    #: IANA zone the business hours are read in (the BSP's zone when the policy was made).
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     warn_fraction: Mapped[float] = mapped_column(Float, default=0.8)
 
 

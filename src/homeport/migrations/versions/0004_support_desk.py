@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("first_response_s", sa.Integer(), nullable=False),
         sa.Column("resolution_s", sa.Integer(), nullable=False),
         sa.Column("business_hours", sa.String(length=200), nullable=False),
+        sa.Column("timezone", sa.String(length=64), nullable=False),
         sa.Column("warn_fraction", sa.Float(), nullable=False),
         sa.CheckConstraint(
             "priority IN ('low', 'normal', 'high', 'urgent')", name=op.f("ck_sla_policies_priority")
