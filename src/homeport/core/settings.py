@@ -56,6 +56,20 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, gt=0)
     login_window_s: int = Field(default=900, gt=0)
 
+    # Email channel (docs/support.md, "Email").
+    #: Inbound SMTP listener "host:port" that ``homeport serve`` starts ("" = none).
+    smtp_listen: str = ""
+    #: Largest message the listener accepts (bytes); larger ones are refused with 552.
+    smtp_max_message_bytes: int = Field(default=25 * 1024 * 1024, gt=0)
+    #: The BSP's support address: From of replies; its domain names their Message-IDs.
+    support_email: str = "support@homeport.invalid"
+    #: Relay for outbound email ("" = replies stay queued until one is set).
+    smtp_host: str = ""
+    smtp_port: int = Field(default=25, gt=0, lt=65536)
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

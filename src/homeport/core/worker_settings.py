@@ -34,3 +34,5 @@ class WorkerSettings(BaseModel):
     action_result_timeout_s: int = Field(default=24 * 3600, gt=0)
     #: Remote-action expiry runs this often.
     actions_s: int = Field(default=900, ge=0)
+    #: Queued outbound email is sent this often (when ``smtp_host`` is set).
+    email_s: int = Field(default=10, ge=0)
