@@ -12,7 +12,7 @@ ROLES = ("admin", "supervisor", "agent", "technician", "noc")
 TEAM_KINDS = ("support", "noc", "field", "retention", "other")
 
 #: API token scopes. ``read`` covers every GET the token's user may make.
-SCOPES = ("read", "subscribers:write", "import", "telemetry:write", "admin")
+SCOPES = ("read", "subscribers:write", "import", "telemetry:write", "cases:write", "admin")
 
 
 class Team(Base):
