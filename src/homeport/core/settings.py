@@ -70,6 +70,31 @@ class Settings(BaseSettings):
     smtp_password: str = ""
     smtp_starttls: bool = False
 
+    # Chat, phone and SMS channels (docs/support.md, "Chat", "Phone (CTI)", "SMS").
+    #: Base URL subscribers reach Homeport at (links in emails; the URL SMS providers sign).
+    public_url: str = "http://127.0.0.1:8000"
+    #: Broker that carries chat and screen-pop messages between web processes: "" keeps them
+    #: in this process; "redis://host:6379/0" shares them through Redis pub/sub.
+    chat_broker_url: str = ""
+    #: Seconds a subscriber's chat message may wait for an agent before the chat turns async.
+    chat_answer_timeout_s: int = Field(default=120, gt=0)
+    #: Extra origins allowed to open chat WebSockets (the server's own origin always is).
+    chat_allowed_origins: list[str] = Field(default_factory=list)
+    #: Shared secret of the CTI webhook's HMAC-SHA256 signature ("" = webhook refused).
+    cti_secret: str = ""
+    #: Largest age (and clock skew) of a signed CTI event, seconds.
+    cti_max_skew_s: int = Field(default=300, gt=0)
+    #: Agent extension -> staff e-mail address, for PBXs that only know extensions.
+    cti_extensions: dict[str, str] = Field(default_factory=dict)
+    #: SMS provider (Twilio-compatible): account SID, auth token (signs webhooks, authenticates
+    #: sends), sender number and the Messages endpoint ("" = outbound SMS stays queued).
+    sms_account_sid: str = ""
+    sms_auth_token: str = ""
+    sms_from: str = ""
+    sms_provider_url: str = ""
+    #: An SMS joins the sender's live SMS case updated within this many days, else opens one.
+    sms_thread_days: int = Field(default=7, gt=0)
+
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)

@@ -36,3 +36,7 @@ class WorkerSettings(BaseModel):
     actions_s: int = Field(default=900, ge=0)
     #: Queued outbound email is sent this often (when ``smtp_host`` is set).
     email_s: int = Field(default=10, ge=0)
+    #: Queued outbound SMS is sent this often (when ``sms_provider_url`` is set).
+    sms_s: int = Field(default=10, ge=0)
+    #: Unanswered live chats turn async this often (the web process also checks).
+    chat_fallback_s: int = Field(default=30, ge=0)
