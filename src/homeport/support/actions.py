@@ -42,6 +42,7 @@ from homeport.support.models import (
     LIVE_STATUSES,
     OUTCOMES,
     PRIORITIES,
+    AgentProfile,
     Attachment,
     Case,
     CaseTag,
@@ -1074,6 +1075,155 @@ def check_slas(session: Session, *, now: datetime) -> tuple[int, int]:
                 warnings += 1
                 break
     return warnings, breaches
+
+
+def save_queue(
+    session: Session,
+    *,
+    name: str,
+    now: datetime,
+    actor: Actor,
+    team_id: int | None = None,
+    categories: Sequence[str] = (),
+    channels: Sequence[str] = (),
+    skill: str | None = None,
+    strategy: str = "least_loaded",
+    rank: int = 100,
+    is_default: bool = False,
+) -> SupportQueue:
+    """Create or update the queue called ``name``."""
+    problems = []
+    if not 0 < len(name.strip()) <= 100:
+        problems.append(FieldError("name", "1 to 100 characters"))
+    if strategy not in routing.STRATEGIES:
+        problems.append(FieldError("strategy", f"one of {', '.join(routing.STRATEGIES)}"))
+    unknown = sorted(set(channels) - set(CHANNELS))
+    if unknown:
+        problems.append(FieldError("channels", f"unknown {', '.join(unknown)}"))
+    if problems:
+        raise ValidationFailed("invalid queue", problems)
+    queue = session.scalars(select(SupportQueue).where(SupportQueue.name == name.strip())).first()
+    if queue is None:
+        queue = SupportQueue(name=name.strip(), created_at=now)
+        session.add(queue)
+    queue.team_id = team_id
+    queue.categories = ",".join(c.strip() for c in categories if c.strip())
+    queue.channels = ",".join(channels)
+    queue.skill = skill or None
+    queue.strategy = strategy
+    queue.rank = rank
+    queue.is_default = is_default
+    session.flush()
+    record(
+        session,
+        at=now,
+        actor=actor,
+        action="queue.saved",
+        entity_type="queue",
+        entity_id=queue.id,
+        name=queue.name,
+    )
+    return queue
+
+
+def set_agent_profile(
+    session: Session,
+    staff_user_id: int,
+    *,
+    now: datetime,
+    actor: Actor,
+    skills: Sequence[str] | None = None,
+    capacity: int | None = None,
+    available: bool | None = None,
+) -> AgentProfile:
+    """An agent's routing facts; only the given fields change."""
+    if capacity is not None and not 0 <= capacity <= 200:
+        raise ValidationFailed("invalid profile", [FieldError("capacity", "0 to 200 cases")])
+    if session.get(StaffUser, staff_user_id) is None:
+        raise NotFound(f"no staff user {staff_user_id}")
+    profile = session.get(AgentProfile, staff_user_id)
+    if profile is None:
+        profile = AgentProfile(staff_user_id=staff_user_id, skills="", capacity=8, available=True)
+        session.add(profile)
+    if skills is not None:
+        profile.skills = ",".join(sorted({s.strip().lower() for s in skills if s.strip()}))
+    if capacity is not None:
+        profile.capacity = capacity
+    if available is not None:
+        profile.available = available
+    profile.updated_at = now
+    session.flush()
+    record(
+        session,
+        at=now,
+        actor=actor,
+        action="agent.profile",
+        entity_type="staff_user",
+        entity_id=staff_user_id,
+        skills=profile.skills,
+        capacity=profile.capacity,
+        available=profile.available,
+    )
+    return profile
+
+
+def save_sla_policy(
+    session: Session,
+    *,
+    name: str,
+    priority: str,
+    first_response_s: int,
+    resolution_s: int,
+    now: datetime,
+    actor: Actor,
+    plan_id: int | None = None,
+    business_hours: str = "24x7",
+    timezone: str = "UTC",
+    warn_fraction: float = 0.8,
+) -> SlaPolicy:
+    """Create or update the policy of (priority, plan)."""
+    problems = []
+    if priority not in PRIORITIES:
+        problems.append(FieldError("priority", f"one of {', '.join(PRIORITIES)}"))
+    if first_response_s <= 0:
+        problems.append(FieldError("first_response_s", "more than 0 seconds"))
+    if resolution_s < first_response_s:
+        problems.append(FieldError("resolution_s", "at least the first-response target"))
+    if not 0 < warn_fraction < 1:
+        problems.append(FieldError("warn_fraction", "between 0 and 1"))
+    try:
+        BusinessHours.parse(business_hours, timezone)
+    except (ValueError, KeyError) as exc:
+        problems.append(FieldError("business_hours", str(exc)))
+    if problems:
+        raise ValidationFailed("invalid SLA policy", problems)
+    policy = session.scalars(
+        select(SlaPolicy).where(
+            SlaPolicy.priority == priority,
+            SlaPolicy.plan_id.is_(None) if plan_id is None else SlaPolicy.plan_id == plan_id,
+        )
+    ).first()
+    if policy is None:
+        policy = SlaPolicy(priority=priority, plan_id=plan_id)
+        session.add(policy)
+    policy.name = name
+    policy.first_response_s = first_response_s
+    policy.resolution_s = resolution_s
+    policy.business_hours = business_hours
+    policy.timezone = timezone
+    policy.warn_fraction = warn_fraction
+    session.flush()
+    record(
+        session,
+        at=now,
+        actor=actor,
+        action="sla_policy.saved",
+        entity_type="sla_policy",
+        entity_id=policy.id,
+        priority=priority,
+        plan_id=plan_id,
+    )
+    return policy
 
 
 def register(db: Database) -> None:

@@ -17,7 +17,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from homeport.identity.models import StaffUser
-from homeport.support.models import LIVE_STATUSES, AgentProfile, Case, SupportQueue
+from homeport.support.models import LIVE_STATUSES, STRATEGIES, AgentProfile, Case, SupportQueue
+
+__all__ = ["STRATEGIES", "eligible_agents", "live_load", "pick_agent", "queue_for"]
 
 #: Roles that work cases from a queue.
 AGENT_ROLES = ("agent", "supervisor", "noc")
