@@ -34,6 +34,7 @@ from homeport.core.db import Database
 from homeport.core.settings import Settings
 from homeport.health import actions as health_actions
 from homeport.health import tasks as health_tasks
+from homeport.support import actions as support_actions
 from homeport.telemetry import tasks as telemetry_tasks
 
 log = logging.getLogger("homeport.worker")
@@ -111,6 +112,13 @@ def default_tasks(settings: Settings) -> list[Task]:
         )
         return f"{n} remote actions expired"
 
+    def sla(session: Session, now: datetime, _last: datetime | None) -> str:
+        warnings, breaches = support_actions.check_slas(session, now=now)
+        return f"{warnings} SLA warnings, {breaches} breaches"
+
+    def routing(session: Session, now: datetime, _last: datetime | None) -> str:
+        return f"{support_actions.fill_capacity(session, now=now)} waiting cases assigned"
+
     return [
         Task("offline", w.offline_check_s, offline),
         Task("rollup_hourly", w.rollup_hourly_s, rollup_hourly),
@@ -118,6 +126,8 @@ def default_tasks(settings: Settings) -> list[Task]:
         Task("purge", w.purge_s, purge),
         Task("findings", w.findings_s, findings),
         Task("actions", w.actions_s, expire),
+        Task("sla", w.sla_s, sla),
+        Task("routing", w.routing_s, routing),
     ]
 
 

@@ -34,6 +34,10 @@ class WorkerSettings(BaseModel):
     action_result_timeout_s: int = Field(default=24 * 3600, gt=0)
     #: Remote-action expiry runs this often.
     actions_s: int = Field(default=900, ge=0)
+    #: SLA clocks: warnings near a due time, breaches and escalation of live cases.
+    sla_s: int = Field(default=60, ge=0)
+    #: Waiting cases are handed to agents whose capacity has freed up this often.
+    routing_s: int = Field(default=60, ge=0)
     #: Queued outbound email is sent this often (when ``smtp_host`` is set).
     email_s: int = Field(default=10, ge=0)
     #: Queued outbound SMS is sent this often (when ``sms_provider_url`` is set).
