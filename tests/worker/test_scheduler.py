@@ -191,7 +191,11 @@ def test_intervals_come_from_the_settings_and_zero_turns_a_task_off(
     db: Database, clock: ManualClock, settings: Settings
 ) -> None:
     tuned = settings.model_copy(
-        update={"worker": settings.worker.model_copy(update={"offline_check_s": 120, "purge_s": 0})}
+        update={
+            "worker": settings.worker.model_copy(
+                update={"offline_check_s": 120, "sla_s": 180, "routing_s": 180, "purge_s": 0}
+            )
+        }
     )
     scheduler = Scheduler(db, default_tasks(tuned), clock)
     first = {r.task for r in scheduler.run_due()}
