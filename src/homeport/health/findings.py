@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import instance_state, set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 
 from homeport.audit.actions import Actor, record
 from homeport.core.events import publish
@@ -30,6 +32,24 @@ KEEP = ("action_id", "remediation_at", "remediation_note", "escalated_at", "esca
 _COUNTER_MAX = 10_000
 
 Key = tuple[str, str]
+
+_FINDINGS: Table = Finding.__table__  # type: ignore[assignment]
+#: The columns the lifecycle changes on a stored finding, written together by :func:`write`.
+_MUTABLE = (
+    "severity",
+    "status",
+    "consecutive_bad",
+    "consecutive_clear",
+    "first_seen_at",
+    "opened_at",
+    "last_seen_at",
+    "resolved_at",
+    "summary",
+    "evidence",
+    "remediation",
+    "outage_id",
+)
+_UPDATE = update(_FINDINGS).where(_FINDINGS.c.id == bindparam("b_id"))
 
 
 @dataclass
@@ -74,8 +94,43 @@ def finish(session: Session, live: Live) -> None:
     announce(session, live)
 
 
+def write(session: Session, live: Live) -> None:
+    """Write the changes to the stored findings this evaluation touched with one executemany
+    UPDATE (pipelined by psycopg) instead of the ORM flush, which sends one statement for each
+    run of rows that changed the same columns. The objects are then clean for the ORM: a later
+    change (remediation, escalation) is flushed as usual. New findings and deletions are left
+    to the flush."""
+    rows: list[dict[str, Any]] = []
+    written: list[tuple[Finding, list[str]]] = []
+    for f in live.touched.values():
+        state = instance_state(f)
+        if state.key is None or not state.modified or state.deleted or state.unloaded:
+            continue  # new (inserted by the flush), unchanged, deleted, or not fully loaded
+        changed = list(state.committed_state)
+        if not changed:
+            continue
+        values = state.dict
+        rows.append({"b_id": f.id, **{name: values[name] for name in _MUTABLE}})
+        written.append((f, changed))
+    if not rows:
+        return
+    result = session.connection().execute(_UPDATE, rows)
+    dialect = session.get_bind().dialect
+    if dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
+        # What the ORM's flush raises when a row it updates is gone (deleted meanwhile).
+        raise StaleDataError(
+            f"UPDATE statement on table 'findings' expected to update {len(rows)} row(s); "
+            f"{result.rowcount} were matched."
+        )
+    for f, changed in written:
+        values = instance_state(f).dict
+        for name in changed:
+            set_committed_value(f, name, values[name])
+
+
 def announce(session: Session, live: Live) -> None:
     """Audit and publish the findings opened since the last call (one flush gives their ids)."""
+    write(session, live)
     session.flush()
     for f in live.unannounced.values():
         assert f.opened_at is not None
