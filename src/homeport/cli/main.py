@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from homeport import __version__
-from homeport.cli import db, demo, health, imports, ingest, serve, simulate, users, worker
+from homeport.cli import db, demo, desk, health, imports, ingest, serve, simulate, users, worker
 from homeport.cli.context import CliContext
 
 app = typer.Typer(
@@ -40,6 +40,7 @@ app.add_typer(users.users, name="users")
 app.add_typer(users.tokens, name="tokens")
 app.add_typer(imports.app, name="import")
 app.add_typer(health.app, name="health")
+app.add_typer(desk.app, name="desk")
 app.command()(serve.serve)
 app.command()(simulate.simulate)
 app.command()(demo.demo)

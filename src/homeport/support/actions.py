@@ -128,6 +128,8 @@ def open_proactive_case(
     new_id = session.execute(stmt).scalar()
     if new_id is not None:
         case = session.get_one(Case, new_id)
+        subscriber = session.get_one(Subscriber, subscriber_id)
+        _start_sla(session, case, subscriber.plan_id)
         record(
             session,
             at=now,
@@ -141,6 +143,7 @@ def open_proactive_case(
             finding_id=finding_id,
         )
         publish(session, CaseOpened(case.id, subscriber_id, "proactive", category))
+        _route(session, case, now, ACTOR)
         return case, True
     case = session.scalars(
         select(Case)

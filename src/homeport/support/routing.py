@@ -1,7 +1,9 @@
 """Routing: which queue a case belongs to and which agent of that queue's team gets it.
 
-A queue takes the categories and channels it lists (the lowest ``rank`` wins when several
-match; the default queue takes the rest). Within the queue's team, an agent is eligible when
+A queue takes the categories it lists, from the channels it lists (none listed: any channel);
+a queue that lists channels and no categories takes every case of those channels (the NOC's
+queue of proactive, channel ``system`` cases). The lowest ``rank`` wins when several match;
+the default queue takes the rest. Within the queue's team, an agent is eligible when
 active, marked available, holding the queue's skill (if it names one) and below their capacity
 of live cases. ``least_loaded`` gives the case to the eligible agent with the fewest live
 cases; ``round_robin`` to the next eligible agent after the one who had the last case. When no
@@ -36,7 +38,9 @@ def queue_for(session: Session, *, category: str, channel: str) -> SupportQueue 
         channels = _listed(queue.channels)
         if channels and channel not in channels:
             continue
-        if category in _listed(queue.categories):
+        categories = _listed(queue.categories)
+        # A queue that names channels and no categories takes everything of its channels.
+        if category in categories or (channels and not categories and not queue.is_default):
             return queue
         if queue.is_default and default is None:
             default = queue
