@@ -13,16 +13,19 @@ def routers() -> list[APIRouter]:
     from homeport.health import api as health_api
     from homeport.network import api as network_api
     from homeport.subscribers import api as subscribers_api
-    from homeport.web.views import auth, health, subscribers, system
+    from homeport.support import dispatch_api
+    from homeport.web.views import auth, field, health, subscribers, system
 
     return [
         system.router,
         auth.router,
         subscribers.router,
         health.router,
+        field.router,
         subscribers_api.router,
         network_api.router,
         health_api.router,
+        dispatch_api.router,
         import_api.router,
         cwmp_api.router,
         http_ingest_api.router,
