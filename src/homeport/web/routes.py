@@ -13,6 +13,7 @@ def routers() -> list[APIRouter]:
     from homeport.health import api as health_api
     from homeport.network import api as network_api
     from homeport.subscribers import api as subscribers_api
+    from homeport.support import api as support_api
     from homeport.support import dispatch_api
     from homeport.web.views import auth, field, health, subscribers, system
 
@@ -26,6 +27,7 @@ def routers() -> list[APIRouter]:
         network_api.router,
         health_api.router,
         dispatch_api.router,
+        support_api.router,
         import_api.router,
         cwmp_api.router,
         http_ingest_api.router,
