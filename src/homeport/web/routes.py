@@ -7,6 +7,7 @@ from fastapi import APIRouter, FastAPI
 
 
 def routers() -> list[APIRouter]:
+    from homeport.adapters.chat import api as chat_api
     from homeport.adapters.csv_import import api as import_api
     from homeport.adapters.cwmp import api as cwmp_api
     from homeport.adapters.http_ingest import api as http_ingest_api
@@ -15,7 +16,7 @@ def routers() -> list[APIRouter]:
     from homeport.subscribers import api as subscribers_api
     from homeport.support import api as support_api
     from homeport.support import dispatch_api
-    from homeport.web.views import auth, field, health, subscribers, system
+    from homeport.web.views import auth, field, health, portal, subscribers, system
 
     return [
         system.router,
@@ -31,6 +32,8 @@ def routers() -> list[APIRouter]:
         import_api.router,
         cwmp_api.router,
         http_ingest_api.router,
+        portal.router,
+        chat_api.router,
     ]
 
 

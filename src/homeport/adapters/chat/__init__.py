@@ -1,0 +1,1 @@
+"""Live and async chat: WebSockets between a signed-in subscriber and agents."""

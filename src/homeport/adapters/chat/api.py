@@ -1,0 +1,407 @@
+"""The chat WebSockets (protocol in ``docs/support.md``, "Chat").
+
+- ``/ws/chat``: a signed-in subscriber's chat (the portal's chat page).
+- ``/ws/agent/cases/{case_id}``: an agent on one case: its history, new messages, replies.
+- ``/ws/agent/queue``: an agent's notices: a new chat waiting, a chat message, a screen pop.
+
+Sockets authenticate with the browser session cookie (a subscriber for the first, staff in an
+agent role for the others) and must come from an allowed ``Origin``, so that another site
+cannot open one with the visitor's cookie (cross-site WebSocket hijacking). A refused socket is
+closed before it is accepted (the browser sees HTTP 403): 4401 not signed in, 4403 wrong origin
+or role, 4404 no such case.
+
+Every message a socket sends is committed before the sender's ``ack``; the other side hears of
+it from the domain event ``InteractionAdded`` (after the commit) through the hub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter
+from starlette.routing import WebSocketRoute
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from homeport.adapters.chat import conversation
+from homeport.adapters.chat.hub import Subscription
+from homeport.adapters.chat.runtime import (
+    AGENTS,
+    ChatRuntime,
+    agent_topic,
+    case_topic,
+    runtime_for,
+    subscriber_topic,
+)
+from homeport.core.errors import HomeportError
+from homeport.identity.api import SESSION_ID, SESSION_KIND
+from homeport.identity.models import StaffUser, SubscriberAccount
+from homeport.identity.schemas import Principal
+from homeport.support.models import Case
+from homeport.support.routing import AGENT_ROLES
+
+log = logging.getLogger(__name__)
+
+UNAUTHENTICATED, FORBIDDEN, NOT_FOUND = 4401, 4403, 4404
+#: Largest frame a client may send (a chat message is at most 4,000 characters).
+MAX_FRAME = 32 * 1024
+STAFF_ROLES = (*AGENT_ROLES, "admin")
+
+
+def allowed_origins(ws: WebSocket) -> set[str]:
+    """The server's own origin (from the Host the browser used), the public URL's, and those
+    configured in ``chat_allowed_origins``."""
+    settings = ws.app.state.settings
+    scheme = "https" if ws.url.scheme in ("wss", "https") else "http"
+    host = ws.headers.get("host", "")
+    found = {f"{scheme}://{host}".lower()} if host else set()
+    public = urlsplit(settings.public_url)
+    if public.scheme and public.netloc:
+        found.add(f"{public.scheme}://{public.netloc}".lower())
+    found.update(o.rstrip("/").lower() for o in settings.chat_allowed_origins)
+    return found
+
+
+def origin_ok(ws: WebSocket) -> bool:
+    origin = ws.headers.get("origin", "").rstrip("/").lower()
+    return bool(origin) and origin in allowed_origins(ws)
+
+
+def _principal(ws: WebSocket) -> Principal | None:
+    session = ws.scope.get("session") or {}
+    kind, uid = session.get(SESSION_KIND), session.get(SESSION_ID)
+    if kind not in ("staff", "subscriber") or not isinstance(uid, int):
+        return None
+    with ws.app.state.db.session() as s:
+        if kind == "staff":
+            user = s.get(StaffUser, uid)
+            if user is None or not user.is_active:
+                return None
+            return Principal(kind="staff", id=user.id, email=user.email, role=user.role)
+        account = s.get(SubscriberAccount, uid)
+        if account is None or not account.is_active:
+            return None
+        return Principal(
+            kind="subscriber",
+            id=account.id,
+            email=account.email,
+            subscriber_id=account.subscriber_id,
+        )
+
+
+async def _authenticate(ws: WebSocket, kind: str) -> Principal | None:
+    """The socket's principal, or None after closing it with the reason."""
+    if not origin_ok(ws):
+        log.warning("chat socket refused: origin %r", ws.headers.get("origin"))
+        await ws.close(FORBIDDEN)
+        return None
+    principal = await asyncio.to_thread(_principal, ws)
+    if principal is None:
+        await ws.close(UNAUTHENTICATED)
+        return None
+    if principal.kind != kind or (kind == "staff" and principal.role not in STAFF_ROLES):
+        await ws.close(FORBIDDEN)
+        return None
+    return principal
+
+
+class Connection:
+    """One accepted socket: sends are serialised; what it sent itself is not echoed back."""
+
+    def __init__(self, ws: WebSocket, runtime: ChatRuntime, sub: Subscription) -> None:
+        self.ws = ws
+        self.runtime = runtime
+        self.sub = sub
+        self.lock = asyncio.Lock()
+        #: Interactions this socket saved: acknowledged, not echoed (the client also drops a
+        #: message whose id it has, for the echo that outruns the ack).
+        self.own: set[int] = set()
+
+    async def send(self, data: dict[str, Any]) -> None:
+        async with self.lock:
+            await self.ws.send_text(json.dumps(data, separators=(",", ":")))
+
+    async def pump(
+        self, render: Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]]
+    ) -> None:
+        """Forward hub messages (rendered) until cancelled or too slow."""
+        while True:
+            _topic, note = await self.sub.get()
+            if self.sub.overflowed:
+                await self.ws.close(1013)
+                return
+            out = await render(note)
+            if out is not None:
+                await self.send(out)
+
+    async def run(
+        self,
+        handle: Callable[[dict[str, Any]], Awaitable[None]],
+        render: Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]],
+    ) -> None:
+        pump = asyncio.get_running_loop().create_task(self.pump(render))
+        try:
+            while True:
+                text = await self.ws.receive_text()
+                if len(text) > MAX_FRAME:
+                    await self.send({"type": "error", "error": "message too large"})
+                    continue
+                try:
+                    data = json.loads(text)
+                except ValueError:
+                    await self.send({"type": "error", "error": "not JSON"})
+                    continue
+                if not isinstance(data, dict):
+                    await self.send({"type": "error", "error": "expected an object"})
+                    continue
+                if data.get("type") == "ping":
+                    await self.send({"type": "pong"})
+                    continue
+                await handle(data)
+        except WebSocketDisconnect:
+            pass
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pump
+            self.sub.close()
+
+    def message_out(self, message: conversation.ChatMessage) -> dict[str, Any] | None:
+        if message.id in self.own:
+            return None
+        return {"type": "message", "message": message.to_json()}
+
+
+def _error(client_id: object, exc: Exception) -> dict[str, Any]:
+    text = exc.message if isinstance(exc, HomeportError) else "could not save the message"
+    return {"type": "error", "client_id": client_id, "error": text}
+
+
+def _text(data: dict[str, Any], key: str) -> str:
+    value = data.get(key)
+    return value if isinstance(value, str) else ""
+
+
+async def subscriber_socket(ws: WebSocket) -> None:
+    principal = await _authenticate(ws, "subscriber")
+    if principal is None or principal.subscriber_id is None:
+        if principal is not None:
+            await ws.close(FORBIDDEN)
+        return
+    subscriber_id = principal.subscriber_id
+    runtime = await runtime_for(ws.app.state)
+    db = runtime.db
+
+    def load() -> dict[str, Any]:
+        with db.session() as s:
+            case = conversation.current_case(s, subscriber_id)
+            if case is None:
+                return {
+                    "type": "history",
+                    "case_id": None,
+                    "conversation": None,
+                    "mode": "live",
+                    "messages": [],
+                }
+            return {
+                "type": "history",
+                "case_id": case.id,
+                "conversation": conversation.conversation_of(s, case),
+                "mode": "async" if conversation.is_async(s, case.id) else "live",
+                "messages": [m.to_json() for m in conversation.history(s, case, staff=False)],
+            }
+
+    await ws.accept()
+    sub = runtime.hub.subscribe([subscriber_topic(subscriber_id)])
+    conn = Connection(ws, runtime, sub)
+    runtime.present[subscriber_id] += 1
+    state: dict[str, int | None] = {"case_id": None}
+    try:
+        first = await asyncio.to_thread(load)
+        state["case_id"] = first["case_id"]
+        await conn.send(first)
+
+        async def render(note: dict[str, Any]) -> dict[str, Any] | None:
+            if note.get("type") != "interaction":
+                return None
+
+            def read() -> conversation.ChatMessage | None:
+                with db.session() as s:
+                    if conversation.case_channel(s, note["case_id"]) != conversation.LIVE:
+                        return None
+                    return conversation.message(s, note["interaction_id"])
+
+            message = await asyncio.to_thread(read)
+            if message is None or message.internal:
+                return None
+            state["case_id"] = message.case_id
+            return conn.message_out(message)
+
+        async def handle(data: dict[str, Any]) -> None:
+            if data.get("type") != "message":
+                await conn.send({"type": "error", "error": "unknown message type"})
+                return
+            client_id = _text(data, "client_id")
+
+            def save() -> conversation.Said:
+                with db.transaction() as s:
+                    return conversation.subscriber_says(
+                        s,
+                        subscriber_id=subscriber_id,
+                        account_id=principal.id,
+                        body=_text(data, "body"),
+                        client_id=client_id,
+                        now=runtime.clock.now(),
+                    )
+
+            try:
+                said = await _saving(conn, save)
+            except Exception as exc:
+                await conn.send(_error(client_id, exc))
+                return
+            # The transaction has committed: now, and only now, the sender is told.
+            state["case_id"] = said.message.case_id
+            await conn.send(
+                {
+                    "type": "ack",
+                    "client_id": client_id,
+                    "duplicate": said.duplicate,
+                    "message": said.message.to_json(),
+                }
+            )
+            if said.opened:
+                runtime.hub.publish(
+                    AGENTS,
+                    {
+                        "type": "chat_waiting",
+                        "case_id": said.message.case_id,
+                        "subscriber_id": subscriber_id,
+                        "at": said.message.at.isoformat(),
+                    },
+                )
+
+        await conn.run(handle, render)
+    finally:
+        sub.close()
+        runtime.left(subscriber_id, state["case_id"])
+
+
+async def _saving(conn: Connection, save: Callable[[], conversation.Said]) -> conversation.Said:
+    """Run ``save`` (one transaction) in a thread; the message it stored is this socket's own."""
+    said = await asyncio.to_thread(save)
+    conn.own.add(said.message.id)
+    return said
+
+
+async def agent_case_socket(ws: WebSocket) -> None:
+    principal = await _authenticate(ws, "staff")
+    if principal is None:
+        return
+    case_id = int(ws.path_params["case_id"])
+    runtime = await runtime_for(ws.app.state)
+    db = runtime.db
+
+    def load() -> dict[str, Any] | None:
+        with db.session() as s:
+            case = s.get(Case, case_id)
+            if case is None:
+                return None
+            chat = case.channel == conversation.LIVE
+            return {
+                "type": "history",
+                "case_id": case.id,
+                "chat": chat,
+                "conversation": conversation.conversation_of(s, case) if chat else None,
+                "mode": "async" if conversation.is_async(s, case.id) else "live",
+                "subscriber_id": case.subscriber_id,
+                "messages": [m.to_json() for m in conversation.history(s, case, staff=True)],
+            }
+
+    first = await asyncio.to_thread(load)
+    if first is None:
+        await ws.close(NOT_FOUND)
+        return
+    await ws.accept()
+    sub = runtime.hub.subscribe([case_topic(case_id)])
+    conn = Connection(ws, runtime, sub)
+    await conn.send(first)
+
+    async def render(note: dict[str, Any]) -> dict[str, Any] | None:
+        if note.get("type") != "interaction":
+            return None
+
+        def read() -> conversation.ChatMessage | None:
+            with db.session() as s:
+                return conversation.message(s, note["interaction_id"])
+
+        message = await asyncio.to_thread(read)
+        return conn.message_out(message) if message is not None else None
+
+    async def handle(data: dict[str, Any]) -> None:
+        if data.get("type") not in ("message", "note"):
+            await conn.send({"type": "error", "error": "unknown message type"})
+            return
+        client_id = _text(data, "client_id")
+
+        def save() -> conversation.Said:
+            with db.transaction() as s:
+                return conversation.agent_says(
+                    s,
+                    case_id=case_id,
+                    staff_id=principal.id,
+                    body=_text(data, "body"),
+                    client_id=client_id,
+                    now=runtime.clock.now(),
+                    public_url=runtime.settings.public_url,
+                    internal=data.get("type") == "note",
+                )
+
+        try:
+            said = await _saving(conn, save)
+        except Exception as exc:
+            await conn.send(_error(client_id, exc))
+            return
+        await conn.send(
+            {
+                "type": "ack",
+                "client_id": client_id,
+                "duplicate": said.duplicate,
+                "message": said.message.to_json(),
+            }
+        )
+
+    await conn.run(handle, render)
+
+
+async def agent_queue_socket(ws: WebSocket) -> None:
+    principal = await _authenticate(ws, "staff")
+    if principal is None:
+        return
+    runtime = await runtime_for(ws.app.state)
+    await ws.accept()
+    sub = runtime.hub.subscribe([AGENTS, agent_topic(principal.id)])
+    conn = Connection(ws, runtime, sub)
+    await conn.send({"type": "hello", "staff_id": principal.id})
+
+    async def render(note: dict[str, Any]) -> dict[str, Any] | None:
+        return note if note.get("type") in ("chat_waiting", "chat_message", "screen_pop") else None
+
+    async def handle(_data: dict[str, Any]) -> None:
+        await conn.send({"type": "error", "error": "this socket only listens"})
+
+    await conn.run(handle, render)
+
+
+router = APIRouter()
+router.routes.extend(
+    [
+        WebSocketRoute("/ws/chat", subscriber_socket),
+        WebSocketRoute("/ws/agent/cases/{case_id:int}", agent_case_socket),
+        WebSocketRoute("/ws/agent/queue", agent_queue_socket),
+    ]
+)
