@@ -39,6 +39,8 @@ from sqlalchemy import func, select
 from homeport import migrations, wiring
 from homeport.cli.context import CLI_ACTOR, CliContext, console, fail, get, out, setup_logging
 from homeport.cli.serve import run_server
+from homeport.cli.smtp import start_email
+from homeport.cli.tasks import scheduler_tasks
 from homeport.core.clock import ManualClock
 from homeport.core.db import Database
 from homeport.core.errors import HomeportError
@@ -59,6 +61,8 @@ TOKEN_NAME = "homeport demo: live telemetry"  # noqa: S105 (a label, not a secre
 HISTORY_HOURS = 24
 HISTORY_BUDGET = 60_000
 HISTORY_STEP_S = 3600
+#: The demo receives support email here (or on a free port when it is taken).
+DEMO_SMTP_PORT = 2525
 
 
 def history_hours(subscribers: int) -> int:
@@ -76,6 +80,15 @@ def _port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _smtp_port(host: str) -> int:
+    """2525 when it is free, else any free port."""
+    if _port_free(host, DEMO_SMTP_PORT):
+        return DEMO_SMTP_PORT
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
 
 
 def _floor_hour(at: datetime) -> datetime:
@@ -318,7 +331,8 @@ def run_live(cli: CliContext, host: str, port: int, *, speed: float, seed: int) 
     # Server, worker and simulator share the clock; it waits for the simulator when the machine
     # cannot keep up, so that no gateway looks silent for want of CPU.
     clock.limit_by(emitter.ceiling)
-    scheduler = Scheduler(db, default_tasks(settings), clock)
+    scheduler = Scheduler(db, scheduler_tasks(settings), clock)
+    smtp = start_email(db, settings, clock)
     stop = threading.Event()
 
     def _stop(signum: int, _frame: FrameType | None) -> None:
@@ -356,6 +370,8 @@ def run_live(cli: CliContext, host: str, port: int, *, speed: float, seed: int) 
             thread.join(timeout=30)
         server.should_exit = True
         serving.join(timeout=30)
+        if smtp is not None:
+            smtp.stop()
         transport.close()
         db.dispose()
 
@@ -401,12 +417,23 @@ def demo(
     )
     if not prepare_only and not _port_free(host, port):
         raise fail(f"port {port} on {host} is in use: stop what uses it or pass --port")
+    if not cli.settings.smtp_listen:
+        # Support email to the demo: its own SMTP listener (docs/support.md, "Email").
+        cli = CliContext(
+            overrides={**cli.overrides, "smtp_listen": f"{host}:{_smtp_port(host)}"},
+            clock=base.clock,
+        )
     out.print(f"Homeport demo data folder: [bold]{folder}[/]")
     password = prepare(cli, subscribers=subscribers, seed=seed, reset=reset, data_dir=folder)
     out.print(f"\nHomeport is ready at [bold]http://{host}:{port}/[/]", highlight=False)
     out.print(f"  e-mail:   [bold]{DEMO_ADMIN}[/]", highlight=False)
     out.print(f"  password: [bold]{password}[/]", highlight=False, soft_wrap=True)
     out.print("(a new password is set each time the demo starts; Ctrl-C stops it)")
+    out.print(
+        f"  support email: SMTP on [bold]{cli.settings.smtp_listen}[/] "
+        f"(e.g. swaks --server {cli.settings.smtp_listen} --to {cli.settings.support_email})",
+        highlight=False,
+    )
     if prepare_only:
         out.print("")
         return

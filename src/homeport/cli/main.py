@@ -5,7 +5,19 @@ from __future__ import annotations
 import typer
 
 from homeport import __version__
-from homeport.cli import db, demo, desk, health, imports, ingest, serve, simulate, users, worker
+from homeport.cli import (
+    db,
+    demo,
+    desk,
+    health,
+    imports,
+    ingest,
+    serve,
+    simulate,
+    smtp,
+    users,
+    worker,
+)
 from homeport.cli.context import CliContext
 
 app = typer.Typer(
@@ -46,6 +58,7 @@ app.command()(simulate.simulate)
 app.command()(demo.demo)
 app.command()(ingest.ingest)
 app.command()(worker.worker)
+app.command()(smtp.smtp)
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """``homeport worker``: the periodic tasks (offline check, rollups, retention, remediation checks
-and escalation, remote-action expiry), each on its own interval. Stops cleanly on SIGINT or
-SIGTERM; ``--once`` runs every task once and exits (cron, tests)."""
+and escalation, remote-action expiry, outbound email), each on its own interval. Stops cleanly
+on SIGINT or SIGTERM; ``--once`` runs every task once and exits (cron, tests)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ from prometheus_client import start_http_server
 
 from homeport import wiring
 from homeport.cli.context import fail, get, out, setup_logging
-from homeport.worker import Scheduler, Task, default_tasks
+from homeport.cli.tasks import scheduler_tasks
+from homeport.worker import Scheduler, Task
 
 log = logging.getLogger("homeport.worker")
 
@@ -45,7 +46,7 @@ def worker(
         [],
         "--task",
         help="Run only this task (repeatable): offline, rollup_hourly, rollup_daily, purge, "
-        "findings, actions.",
+        "findings, actions, email (with HOMEPORT_SMTP_HOST set).",
     ),
     metrics_port: int | None = typer.Option(
         None, "--metrics-port", help="Serve Prometheus metrics on this port (off by default)."
@@ -62,7 +63,7 @@ def worker(
     setup_logging(settings)
     db = cli.migrated_db()
     wiring.connect(db, settings)
-    scheduler = Scheduler(db, _select(default_tasks(settings), task, once), cli.clock)
+    scheduler = Scheduler(db, _select(scheduler_tasks(settings), task, once), cli.clock)
     if once:
         try:
             runs = scheduler.run_all()
