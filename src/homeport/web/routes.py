@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 def routers() -> list[APIRouter]:
     from homeport.adapters.chat import api as chat_api
     from homeport.adapters.csv_import import api as import_api
+    from homeport.adapters.cti import api as cti_api
     from homeport.adapters.cwmp import api as cwmp_api
     from homeport.adapters.http_ingest import api as http_ingest_api
     from homeport.health import api as health_api
@@ -34,6 +35,7 @@ def routers() -> list[APIRouter]:
         http_ingest_api.router,
         portal.router,
         chat_api.router,
+        cti_api.router,
     ]
 
 

@@ -1,0 +1,1 @@
+"""Phone: the CTI webhook (call started, answered, ended) and screen pops."""
