@@ -17,13 +17,14 @@ def routers() -> list[APIRouter]:
     from homeport.subscribers import api as subscribers_api
     from homeport.support import api as support_api
     from homeport.support import dispatch_api
-    from homeport.web.views import auth, field, health, portal, subscribers, system
+    from homeport.web.views import auth, console, field, health, portal, subscribers, system
 
     return [
         system.router,
         auth.router,
         subscribers.router,
         health.router,
+        console.router,
         field.router,
         subscribers_api.router,
         network_api.router,

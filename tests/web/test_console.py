@@ -1,0 +1,357 @@
+"""The agent console over HTTP: the queue with filters, counters and live poll, taking cases,
+the case page with the subscriber 360, escaping of hostile text, CSRF on every change, replies,
+notes, remote actions and solving with an outcome."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from homeport.core.clock import ManualClock
+from homeport.core.db import Database
+from homeport.health.models import DeviceAction
+from homeport.support import actions, service
+from homeport.support.models import Case, GuidedStep, Interaction, OutboundMessage
+from tests.conftest import login
+from tests.factories import Fleet, build_fleet
+from tests.support.console_data import HOSTILE, Desk, build_desk
+from tests.web.conftest import count_statements
+
+
+@pytest.fixture
+def desk(db: Database, clock: ManualClock) -> Desk:
+    fleet: Fleet = build_fleet(db, clock.now() - timedelta(days=30))
+    return build_desk(db, fleet, clock.now())
+
+
+@pytest.fixture
+def agent(
+    client: TestClient, db: Database, clock: ManualClock, desk: Desk
+) -> tuple[TestClient, str]:
+    with db.transaction() as s:  # the worker's SLA check marks the breach
+        actions.check_slas(s, now=clock.now())
+    return client, login(client, "agent@example.net")
+
+
+def case_of(db: Database, case_id: int) -> Case:
+    with db.session() as s:
+        case = s.get_one(Case, case_id)
+        s.expunge(case)
+        return case
+
+
+def subjects(html: str) -> list[str]:
+    return re.findall(r'class="case-link">#\d+ ([^<]*)</a>', html)
+
+
+def test_queue_lists_my_team_live_cases_with_counters_and_sla(
+    agent: tuple[TestClient, str], desk: Desk
+) -> None:
+    client, _ = agent
+    page = client.get("/console")
+    assert page.status_code == 200
+    # Tier 1 only (the billing case is the Billing team's), the last opened first.
+    assert subjects(page.text) == [
+        "Slow speeds on the laptop",
+        f"Help {HOSTILE}".replace("<", "&lt;").replace(">", "&gt;").replace('"', "&#34;"),
+        "No internet at all",
+        "Wi-Fi drops in the evening",
+    ]
+    assert 'data-count="new">4<' in page.text
+    # Breached: the slow-speed case (opened two days ago, 24 h to resolve) and the urgent call
+    # (opened two hours ago, one hour to a first reply).
+    assert 'data-count="breached">2<' in page.text
+    assert "Breached" in page.text
+    # Due times in the BSP's zone (Europe/London; 23 Nov is GMT): the urgent case opened at
+    # 08:00 UTC is due a first reply at 09:00, shown as 09:00.
+    assert "Mon 23 Nov 09:00" in page.text
+    mine = client.get("/console?assigned=me")
+    assert subjects(mine.text) == ["Slow speeds on the laptop"]
+    everyone = client.get("/console?scope=all")
+    assert "Invoice is wrong" in subjects(everyone.text)
+    found = client.get("/console?scope=all&q=CHARGED")
+    assert subjects(found.text) == ["Invoice is wrong"]
+    urgent = client.get("/console?priority=urgent&channel=phone")
+    assert subjects(urgent.text) == ["No internet at all"]
+    # A form that sends every field, empty ones too, is answered with the short URL.
+    long = client.get("/console?status=&priority=&q=&channel=phone")
+    assert long.status_code == 303 and long.headers["location"] == "/console?channel=phone"
+    bad = client.get("/console?priority=whenever", headers={"accept": "text/html"})
+    assert bad.status_code == 422 and "priority" in bad.text
+
+
+def test_queue_page_statement_count_does_not_grow_with_rows(
+    agent: tuple[TestClient, str], db: Database, desk: Desk
+) -> None:
+    client, _ = agent
+    with count_statements(db) as few:
+        assert client.get("/console").status_code == 200
+    with db.transaction() as s:
+        from homeport.audit.actions import Actor
+
+        for n in range(15):
+            actions.open_case(
+                s,
+                now=case_of(db, desk.cases["wifi"]).opened_at,
+                actor=Actor.system("tests"),
+                channel="email",
+                subject=f"Extra {n}",
+                contact=f"x{n}@example.test",
+            )
+    with count_statements(db) as many:
+        assert client.get("/console").status_code == 200
+    assert many.count == few.count, str(many)
+    assert few.count <= 12, str(few)
+
+
+def test_poll_gives_counters_and_a_stamp_that_changes(
+    agent: tuple[TestClient, str], desk: Desk
+) -> None:
+    client, csrf = agent
+    first = client.get("/console/poll").json()
+    assert first["counts"]["new"] == 4 and first["counts"]["breached"] == 2
+    assert client.get("/console/poll").json()["stamp"] == first["stamp"]
+    client.post(f"/console/cases/{desk.cases['urgent']}/take", data={"csrf_token": csrf})
+    second = client.get("/console/poll").json()
+    assert second["stamp"] != first["stamp"]
+    client.cookies.clear()
+    assert client.get("/console/poll").status_code == 401
+
+
+def test_take_next_gives_the_most_urgent_then_oldest(
+    agent: tuple[TestClient, str], db: Database, desk: Desk
+) -> None:
+    client, csrf = agent
+    taken = client.post("/console/take-next", data={"csrf_token": csrf})
+    assert taken.status_code == 303
+    assert taken.headers["location"] == f"/console/cases/{desk.cases['urgent']}"
+    assert case_of(db, desk.cases["urgent"]).assignee_id == desk.agent
+    again = client.post("/console/take-next", data={"csrf_token": csrf})
+    assert again.headers["location"] == f"/console/cases/{desk.cases['wifi']}"
+    client.post("/console/take-next", data={"csrf_token": csrf})
+    # Only the Billing team's case is left unassigned: not mine to take.
+    empty = client.post("/console/take-next", data={"csrf_token": csrf})
+    assert empty.headers["location"] == "/console"
+    assert case_of(db, desk.cases["billing"]).assignee_id is None
+
+
+def test_every_change_needs_the_csrf_token(agent: tuple[TestClient, str], desk: Desk) -> None:
+    client, _ = agent
+    case_id = desk.cases["wifi"]
+    for path, data in (
+        ("/console/take-next", {}),
+        (f"/console/cases/{case_id}/take", {}),
+        (f"/console/cases/{case_id}/note", {"body": "x"}),
+        (f"/console/cases/{case_id}/reply", {"body": "x"}),
+        (f"/console/cases/{case_id}/status", {"status": "solved", "outcome": "remote_fix"}),
+        (f"/console/cases/{case_id}/remote", {"kind": "reboot"}),
+        (f"/console/cases/{case_id}/tags", {"tags": "x"}),
+        (f"/console/cases/{case_id}/merge", {"into": "1"}),
+        (f"/console/cases/{case_id}/category", {"priority": "low"}),
+        (f"/console/cases/{case_id}/assign", {"assignee": ""}),
+    ):
+        response = client.post(path, data=data)
+        assert response.status_code == 403, path
+        assert "CSRF" in response.text, path
+
+
+def test_case_page_escapes_hostile_text_and_shows_the_360(
+    agent: tuple[TestClient, str], db: Database, desk: Desk
+) -> None:
+    client, _ = agent
+    page = client.get(f"/console/cases/{desk.cases['hostile']}")
+    assert page.status_code == 200
+    assert "<script>alert" not in page.text
+    assert "onerror=alert(1)>" not in page.text
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.text
+    # The subscriber 360: plan, bundles, journey stage, gateway, devices with signal, other cases.
+    assert "Alice Smith" in page.text and "ACC-1001" in page.text
+    assert "GW-000101" in page.text and "Doorbell camera" in page.text
+    assert "Stage: Established" in page.text
+    assert "Wi-Fi drops in the evening" in page.text  # a past case
+    assert "Slow speeds on the laptop" in page.text
+
+
+def test_email_html_only_in_a_sandboxed_frame_and_attachments_download(
+    agent: tuple[TestClient, str], db: Database, desk: Desk
+) -> None:
+    client, _ = agent
+    page = client.get(f"/console/cases/{desk.cases['wifi']}")
+    frame = re.search(r"<iframe ([^>]*)>", page.text)
+    assert frame is not None
+    assert 'sandbox=""' in frame.group(1)
+    assert 'srcdoc="&lt;meta http-equiv=&#34;Content-Security-Policy&#34;' in frame.group(1)
+    assert "&lt;b&gt;dropping&lt;/b&gt;" in frame.group(1)
+    assert "<b>dropping</b>" not in page.text
+    link = re.search(r'href="(/console/attachments/\d+)" download>speed.png', page.text)
+    assert link is not None
+    download = client.get(link.group(1))
+    assert download.status_code == 200
+    assert download.content == b"\x89PNG fake"
+    assert download.headers["content-disposition"].startswith('attachment; filename="speed.png"')
+    assert download.headers["content-type"] == "application/octet-stream"
+    assert download.headers["x-content-type-options"] == "nosniff"
+    client.cookies.clear()
+    anonymous = client.get(link.group(1))
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
+
+
+def test_technicians_and_subscribers_do_not_reach_the_console(
+    client: TestClient, desk: Desk
+) -> None:
+    login(client, "tech@example.net")
+    assert client.get("/console", headers={"accept": "text/html"}).status_code == 403
+    assert client.get(f"/console/cases/{desk.cases['wifi']}").status_code == 403
+
+
+def test_reply_with_a_macro_note_and_solve_with_outcome(
+    agent: tuple[TestClient, str], db: Database, desk: Desk
+) -> None:
+    client, csrf = agent
+    case_id = desk.cases["wifi"]
+    page = client.get(f"/console/cases/{case_id}")
+    # The macro is offered already filled in for this subscriber and case.
+    assert f"Hello Alice, we restarted your router (case {case_id}). Ada Agent" in page.text
+    sent = client.post(
+        f"/console/cases/{case_id}/reply",
+        data={"csrf_token": csrf, "macro_id": str(desk.macro), "body": "", "channel": "email"},
+    )
+    assert sent.status_code == 303
+    with db.session() as s:
+        out = s.scalars(select(OutboundMessage).where(OutboundMessage.case_id == case_id)).one()
+        assert out.recipient == "alice.smith@example.org"
+        assert out.body.startswith("Hello Alice, we restarted your router")
+        assert out.headers["In-Reply-To"] == "<m1@example.org>"
+    case = case_of(db, case_id)
+    assert case.status == "pending_subscriber"  # the macro's status
+    assert case.first_response_at is not None
+    client.post(f"/console/cases/{case_id}/note", data={"csrf_token": csrf, "body": "Checked."})
+    # Solving needs notes and an outcome.
+    refused = client.post(
+        f"/console/cases/{case_id}/status",
+        data={"csrf_token": csrf, "status": "solved", "outcome": "", "notes": "Fixed."},
+    )
+    assert refused.status_code == 303
+    assert "outcome" in client.get(f"/console/cases/{case_id}").text
+    assert case_of(db, case_id).status == "pending_subscriber"
+    solved = client.post(
+        f"/console/cases/{case_id}/status",
+        data={
+            "csrf_token": csrf,
+            "status": "solved",
+            "outcome": "remote_fix",
+            "notes": "Restarted the router; the channel was crowded.",
+        },
+    )
+    assert solved.status_code == 303
+    case = case_of(db, case_id)
+    assert (case.status, case.outcome) == ("solved", "remote_fix")
+    assert case.resolution_notes.startswith("Restarted the router")
+    with db.session() as s:
+        kinds = [(i.direction, i.channel) for i in service.interactions(s, case_id)]
+    assert kinds == [("inbound", "email"), ("outbound", "email"), ("internal", "system")]
+
+
+def test_remote_reboot_from_the_case_is_noted_with_its_status(
+    agent: tuple[TestClient, str], db: Database, desk: Desk
+) -> None:
+    client, csrf = agent
+    case_id = desk.cases["wifi"]
+    done = client.post(
+        f"/console/cases/{case_id}/remote", data={"csrf_token": csrf, "kind": "reboot"}
+    )
+    assert done.status_code == 303 and done.headers["location"].endswith("#remote")
+    with db.session() as s:
+        action = s.scalars(select(DeviceAction)).one()
+        assert (action.kind, action.device_id, action.status) == ("reboot", "GW-000101", "queued")
+        note = s.scalars(
+            select(Interaction).where(
+                Interaction.case_id == case_id, Interaction.direction == "internal"
+            )
+        ).one()
+        assert note.meta["device_action_id"] == action.id
+    page = client.get(f"/console/cases/{case_id}")
+    assert f"Action #{action.id}" in page.text and "Queued" in page.text
+    # A second restart within the hour is refused by the action queue's rate limit.
+    again = client.post(
+        f"/console/cases/{case_id}/remote", data={"csrf_token": csrf, "kind": "reboot"}
+    )
+    assert again.status_code == 303
+    assert "Not done" in client.get(f"/console/cases/{case_id}").text
+
+
+def test_manage_tags_priority_assign_and_merge(
+    agent: tuple[TestClient, str], db: Database, desk: Desk
+) -> None:
+    client, csrf = agent
+    wifi, hostile = desk.cases["wifi"], desk.cases["hostile"]
+    client.post(f"/console/cases/{wifi}/tags", data={"csrf_token": csrf, "tags": "wifi, evening"})
+    client.post(
+        f"/console/cases/{wifi}/category",
+        data={"csrf_token": csrf, "category": "wifi_coverage", "priority": "high"},
+    )
+    client.post(
+        f"/console/cases/{wifi}/assign", data={"csrf_token": csrf, "assignee": str(desk.colleague)}
+    )
+    case = case_of(db, wifi)
+    assert (case.category, case.priority, case.assignee_id) == (
+        "wifi_coverage",
+        "high",
+        desk.colleague,
+    )
+    with db.session() as s:
+        assert service.tags_of(s, wifi) == ["evening", "wifi"]
+    merged = client.post(
+        f"/console/cases/{hostile}/merge", data={"csrf_token": csrf, "into": f"#{wifi}"}
+    )
+    assert merged.headers["location"] == f"/console/cases/{wifi}"
+    dup = case_of(db, hostile)
+    assert (dup.status, dup.outcome, dup.merged_into_id) == ("solved", "duplicate", wifi)
+    # Bob's case cannot be merged into Alice's.
+    refused = client.post(
+        f"/console/cases/{desk.cases['urgent']}/merge", data={"csrf_token": csrf, "into": str(wifi)}
+    )
+    assert refused.status_code == 303
+    assert case_of(db, desk.cases["urgent"]).merged_into_id is None
+
+
+def test_guided_flow_on_the_case_records_each_step(
+    agent: tuple[TestClient, str], db: Database, desk: Desk
+) -> None:
+    client, csrf = agent
+    case_id = desk.cases["urgent"]  # no_internet: the "No Internet connection" flow first
+    page = client.get(f"/console/cases/{case_id}")
+    assert 'value="no_internet">No Internet connection (suggested)' in page.text
+    started = client.post(
+        f"/console/cases/{case_id}/guided", data={"csrf_token": csrf, "flow": "no_internet"}
+    )
+    assert started.status_code == 303 and started.headers["location"].endswith("#guided")
+    with db.session() as s:
+        (step,) = s.scalars(select(GuidedStep).where(GuidedStep.case_id == case_id)).all()
+        # Bob's gateway has never reported: the flow asks for a power cycle, then a re-check.
+        assert (step.flow, step.step) == ("no_internet", "check_gateway")
+        assert step.observation["proposal"] == {"kind": "next", "next": "after_power_cycle"}
+        note = s.scalars(
+            select(Interaction).where(
+                Interaction.case_id == case_id, Interaction.direction == "internal"
+            )
+        ).one()
+        assert note.meta == {"guided_step_id": step.id}
+    page = client.get(f"/console/cases/{case_id}")
+    assert "Is the gateway on record and reporting?" in page.text
+    assert "Next step: Did the gateway come back after the power cycle?" in page.text
+    client.post(
+        f"/console/cases/{case_id}/guided", data={"csrf_token": csrf, "flow": "no_internet"}
+    )
+    with db.session() as s:
+        steps = [g.step for g in s.scalars(select(GuidedStep).order_by(GuidedStep.id))]
+    assert steps == ["check_gateway", "after_power_cycle"]
+    # A step of another case cannot be used to act on this one.
+    other = client.post(
+        f"/console/cases/{desk.cases['wifi']}/guided/{step.id}/action", data={"csrf_token": csrf}
+    )
+    assert other.status_code == 404
