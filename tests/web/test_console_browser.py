@@ -102,7 +102,9 @@ def test_agent_works_a_case_from_the_queue(
             expect(side.locator("#chart-history svg")).to_be_visible()
             expect(side.locator(".score-num")).to_be_visible()
             expect(side.locator("#homenet").get_by_text("Doorbell camera")).to_be_visible()
-            expect(side.locator("#history").get_by_text("Slow speeds on the laptop").first).to_be_visible()
+            expect(
+                side.locator("#history").get_by_text("Slow speeds on the laptop").first
+            ).to_be_visible()
             expect(side.get_by_text("Recent telemetry")).to_be_visible()
 
             # A guided flow: the Wi-Fi flow is suggested for this category; run its first step.
