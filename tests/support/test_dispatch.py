@@ -96,7 +96,7 @@ def test_booking_is_audited_and_announced(
     )
     assert order.notes == "Gate code 1234" and order.repeat_of_id is None
     assert events == [
-        dispatch.WorkOrderCreated(order_id, order.subscriber_id, case, "repair", None)
+        dispatch.WorkOrderCreated(order_id, order.subscriber_id, case, "repair", None, START)
     ]
     with db.session() as s:
         entry = s.scalars(select(AuditEntry).where(AuditEntry.entity_type == "work_order")).one()

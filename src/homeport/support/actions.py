@@ -34,6 +34,7 @@ from homeport.health.events import FindingEscalated
 from homeport.identity.models import StaffUser
 from homeport.subscribers.models import Subscriber
 from homeport.support import routing
+from homeport.support.dispatch import WorkOrderCompleted, WorkOrderCreated
 from homeport.support.models import (
     AUTHORS,
     CASE_STATUSES,
@@ -1229,12 +1230,85 @@ def save_sla_policy(
     return policy
 
 
+VISIT_ACTOR = Actor.system("dispatch")
+
+
+def case_for_visit_booked(session: Session, event: WorkOrderCreated) -> Case | None:
+    """A technician visit booked on a live case puts the case on ``pending_field``."""
+    if event.case_id is None:
+        return None
+    case = _get_case(session, event.case_id, lock=True)
+    if case.status in ("new", "open", "pending_subscriber"):
+        _set_status(
+            session,
+            case,
+            "pending_field",
+            now=event.at,
+            actor=VISIT_ACTOR,
+            reason=f"work order {event.work_order_id} booked",
+        )
+    return case
+
+
+def case_for_visit_done(session: Session, event: WorkOrderCompleted) -> Case | None:
+    """A finished visit on a case: a fix (or no fault found) solves the case with the visit's
+    outcome; a visit that did not fix it sends the case back to the agents (``open``)."""
+    if event.case_id is None:
+        return None
+    case = _get_case(session, event.case_id, lock=True)
+    if case.status == "closed" or case.merged_into_id is not None:
+        return case
+    visit = f"Technician visit {event.work_order_id} ({event.kind}): {event.outcome}"
+    if event.quality_passed is False:
+        visit += "; the install-quality check did not pass"
+    if event.outcome == "not_fixed":
+        _add(
+            session,
+            case,
+            NewInteraction(
+                channel="system",
+                direction="internal",
+                author_kind="agent",
+                author_id=event.technician_id,
+                body=visit + ".",
+            ),
+            now=event.at,
+            actor=VISIT_ACTOR,
+        )
+        _set_status(session, case, "open", now=event.at, actor=VISIT_ACTOR, reason=visit)
+        return case
+    if case.status == "solved":
+        return case
+    _set_status(
+        session,
+        case,
+        "solved",
+        now=event.at,
+        actor=VISIT_ACTOR,
+        outcome=event.case_outcome,
+        notes=(case.resolution_notes + "\n" if case.resolution_notes else "") + visit + ".",
+        reason=visit,
+    )
+    return case
+
+
 def register(db: Database) -> None:
-    """Subscribe the support domain's handlers to ``db.bus``: an escalated finding becomes a
-    proactive case in its own transaction."""
+    """Subscribe the support domain's handlers to ``db.bus``, each in its own transaction: an
+    escalated finding becomes a proactive case; a technician visit booked on a case puts it on
+    ``pending_field``, and the visit's end solves the case or sends it back to the agents."""
 
     def on_escalated(event: FindingEscalated) -> None:
         with db.transaction() as session:
             case_for_escalation(session, event)
 
+    def on_booked(event: WorkOrderCreated) -> None:
+        with db.transaction() as session:
+            case_for_visit_booked(session, event)
+
+    def on_done(event: WorkOrderCompleted) -> None:
+        with db.transaction() as session:
+            case_for_visit_done(session, event)
+
     db.bus.subscribe(FindingEscalated, on_escalated)
+    db.bus.subscribe(WorkOrderCreated, on_booked)
+    db.bus.subscribe(WorkOrderCompleted, on_done)

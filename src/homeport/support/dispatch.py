@@ -88,6 +88,7 @@ class WorkOrderCreated(Event):
     case_id: int | None
     kind: str
     repeat_of_id: int | None
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -263,7 +264,10 @@ def create_work_order(
         window_end=window_end.isoformat(),
         repeat_of_id=order.repeat_of_id,
     )
-    publish(session, WorkOrderCreated(order.id, subscriber_id, case_id, kind, order.repeat_of_id))
+    publish(
+        session,
+        WorkOrderCreated(order.id, subscriber_id, case_id, kind, order.repeat_of_id, now),
+    )
     return order
 
 
