@@ -5,7 +5,7 @@ Who may do what: agents, supervisors and admins book visits; every role that wor
 (technician, agent, supervisor, admin, noc) reads them, but a **technician sees and acts on
 only the orders assigned to them** (another's answers 404, as if it did not exist);
 technicians, supervisors and admins move a visit on, run the quality check and complete it
-(agents may cancel). Integration tokens read with ``read`` and write with ``support:write``
+(agents may cancel). Integration tokens read with ``read`` and write with ``cases:write``
 (or ``admin``).
 """
 
@@ -32,7 +32,7 @@ from homeport.support.models import (
 
 router = APIRouter(prefix="/api/v1/work-orders", tags=["dispatch"])
 
-WRITE_SCOPE = "support:write"
+WRITE_SCOPE = "cases:write"
 BOOKERS = ("agent", "supervisor", "admin")
 READERS = ("technician", "agent", "supervisor", "admin", "noc")
 FIELD = ("technician", "supervisor", "admin")
