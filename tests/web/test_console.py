@@ -355,3 +355,98 @@ def test_guided_flow_on_the_case_records_each_step(
         f"/console/cases/{desk.cases['wifi']}/guided/{step.id}/action", data={"csrf_token": csrf}
     )
     assert other.status_code == 404
+
+
+def test_case_page_statements_do_not_grow_with_history(
+    agent: tuple[TestClient, str], db: Database, clock: ManualClock, desk: Desk
+) -> None:
+    client, csrf = agent
+    case_id = desk.cases["wifi"]
+    client.post(f"/console/cases/{case_id}/note", data={"csrf_token": csrf, "body": "first"})
+    with count_statements(db) as few:
+        assert client.get(f"/console/cases/{case_id}").status_code == 200
+    for n in range(5):  # more interactions, notes with remote actions' ids, past cases
+        client.post(f"/console/cases/{case_id}/note", data={"csrf_token": csrf, "body": f"n{n}"})
+        client.post(
+            "/api/v1/cases",
+            json={"channel": "email", "subject": f"Again {n}", "subscriber_id": _alice(db)},
+            headers={"X-CSRF-Token": csrf},
+        )
+    with count_statements(db) as many:
+        assert client.get(f"/console/cases/{case_id}").status_code == 200
+    assert many.count == few.count, str(many)
+    assert few.count <= 40, str(few)
+
+
+def _alice(db: Database) -> int:
+    with db.session() as s:
+        case = s.scalars(select(Case).where(Case.subject == "Wi-Fi drops in the evening")).one()
+        assert case.subscriber_id is not None
+        return case.subscriber_id
+
+
+def test_first_contact_resolution_of_past_cases_matches_the_domain_rule(
+    db: Database, clock: ManualClock, desk: Desk
+) -> None:
+    from homeport.audit.actions import Actor
+    from homeport.support import console as reads
+    from tests.support.console_data import inbound
+
+    actor = Actor.system("tests")
+    now = clock.now()
+    alice = _alice(db)
+    with db.transaction() as s:
+        # One contact, solved, no repeat: first-contact resolved.
+        one = actions.open_case(
+            s,
+            now=now,
+            actor=actor,
+            channel="email",
+            subject="a",
+            subscriber_id=alice,
+            category="billing",
+            first=inbound("a"),
+        )
+        actions.set_status(s, one.id, "solved", now=now, actor=actor, outcome="remote_fix")
+        # Two contacts before solving: not.
+        two = actions.open_case(
+            s,
+            now=now,
+            actor=actor,
+            channel="sms",
+            subject="b",
+            subscriber_id=alice,
+            category="tv",
+            first=inbound("b", channel="sms"),
+        )
+        actions.add_interaction(s, two.id, inbound("b again", channel="sms"), now=now, actor=actor)
+        actions.set_status(s, two.id, "solved", now=now, actor=actor, outcome="remote_fix")
+        # Solved on one contact, but the subscriber came back on the same category in 3 days.
+        back = actions.open_case(
+            s,
+            now=now,
+            actor=actor,
+            channel="phone",
+            subject="c",
+            subscriber_id=alice,
+            category="speed",
+            first=inbound("c", channel="phone"),
+        )
+        actions.set_status(s, back.id, "solved", now=now, actor=actor, outcome="no_fault_found")
+        actions.open_case(
+            s,
+            now=now + timedelta(days=3),
+            actor=actor,
+            channel="phone",
+            subject="c2",
+            subscriber_id=alice,
+            category="speed",
+            first=inbound("c2", channel="phone"),
+        )
+    with db.session() as s:
+        past = service.cases_for_subscriber(s, alice, limit=reads.PAST_CASES)
+        bulk = reads.first_contact_resolutions(s, past, past)
+        rule = {c.id: service.first_contact_resolved(s, c) for c in past}
+    assert bulk == rule
+    assert (bulk[one.id], bulk[two.id], bulk[back.id]) == (True, False, False)
+    assert None in bulk.values()

@@ -17,7 +17,16 @@ def routers() -> list[APIRouter]:
     from homeport.subscribers import api as subscribers_api
     from homeport.support import api as support_api
     from homeport.support import dispatch_api
-    from homeport.web.views import auth, console, field, health, portal, subscribers, system
+    from homeport.web.views import (
+        auth,
+        console,
+        console_actions,
+        field,
+        health,
+        portal,
+        subscribers,
+        system,
+    )
 
     return [
         system.router,
@@ -25,6 +34,7 @@ def routers() -> list[APIRouter]:
         subscribers.router,
         health.router,
         console.router,
+        console_actions.router,
         field.router,
         subscribers_api.router,
         network_api.router,
