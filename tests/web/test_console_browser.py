@@ -9,6 +9,7 @@ written to ``docs/images/console-*.png``; otherwise to the test's temporary dire
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from homeport.core.db import Database
 from homeport.core.settings import Settings
 from homeport.health.models import DeviceAction
 from homeport.support import actions
-from homeport.support.models import Case, GuidedStep, OutboundMessage
+from homeport.support.models import Case, GuidedStep, Interaction, OutboundMessage
 from tests.conftest import PASSWORD
 from tests.support.console_data import build_desk
 from tests.web.health_data import build_story
@@ -152,6 +153,25 @@ def test_agent_works_a_case_from_the_queue(
             with db.session() as s:
                 case = s.get_one(Case, case_id)
                 assert (case.status, case.outcome) == ("solved", "remote_fix")
+
+            # A live-chat case: the agent answers in the chat box, over the chat WebSocket.
+            chat_case = desk.cases["mine"]
+            page.goto(f"{live_server}/console/cases/{chat_case}")
+            box = page.locator("#chat")
+            expect(box.locator("[data-chat-state]")).to_have_text(
+                re.compile("connected|subscriber away")
+            )
+            expect(box.locator(".chat-log li")).to_have_count(1)  # the subscriber's message
+            box.get_by_label("Message to the subscriber").fill("Let me check your line.")
+            box.get_by_role("button", name="Send").click()
+            expect(box.locator(".chat-log li").last).to_contain_text("Let me check your line.")
+            with db.session() as s:
+                said = s.scalars(
+                    select(Interaction).where(
+                        Interaction.case_id == chat_case, Interaction.direction == "outbound"
+                    )
+                ).one()
+            assert (said.channel, said.author_id) == ("live_chat", desk.agent)
             context.close()
 
             # The same pages on a phone: nothing wider than the screen.

@@ -1,5 +1,7 @@
-// The agent console's own small script: keyboard shortcuts, macros into the reply box, and the
-// queue's live counters (polled; the page works without this script, only less live).
+// The agent console's own small script: keyboard shortcuts, macros into the reply box, the
+// queue's live counters (polled; the page works without this script, only less live), and,
+// through the chat channel's chat-agent.js, the live chat of a case and the queue's screen pops.
+// Text from anyone goes into the page with textContent only.
 document.addEventListener("DOMContentLoaded", () => {
   const help = document.getElementById("shortcuts");
   const toggleHelp = () => {
@@ -140,6 +142,82 @@ document.addEventListener("DOMContentLoaded", () => {
     window.setInterval(poll, seconds * 1000);
     document.addEventListener("visibilitychange", () => {
       if (!document.hidden) poll();
+    });
+  }
+
+  // --- Live chat on a live_chat case (chat-agent.js, WebSocket /ws/agent/cases/{id}).
+  const chatBox = document.querySelector("[data-chat-case]");
+  if (chatBox && window.HomeportChat) {
+    const log = chatBox.querySelector("[data-chat-log]");
+    const state = chatBox.querySelector("[data-chat-state]");
+    const form = chatBox.querySelector("[data-chat-form]");
+    const input = chatBox.querySelector("[data-chat-input]");
+    const add = (m) => {
+      const item = document.createElement("li");
+      item.className = m.internal ? "internal" : m.author;
+      const who = document.createElement("span");
+      who.className = "who";
+      who.textContent = m.author_name || m.author;
+      const body = document.createElement("span");
+      body.textContent = m.body;
+      const when = document.createElement("time");
+      when.dateTime = m.at;
+      when.textContent = new Date(m.at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+      item.append(who, body, when);
+      log.append(item);
+      log.scrollTop = log.scrollHeight;
+    };
+    const labels = { open: "connected", reconnecting: "reconnecting…", closed: "closed" };
+    const chat = window.HomeportChat.openCase(chatBox.dataset.chatCase, {
+      onHistory(data) {
+        log.replaceChildren();
+        data.messages.forEach(add);
+        if (data.mode === "async") state.textContent = "subscriber away: replies go by e-mail";
+      },
+      onMessage: add,
+      onAck: (_id, m) => add(m),
+      onError(_id, error) {
+        state.textContent = `not sent: ${error}`;
+      },
+      onState(s) {
+        state.textContent = labels[s] || s;
+        state.className = `badge ${s === "open" ? "ok" : "warn"}`;
+      },
+    });
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const text = input.value.trim();
+      if (!text) return;
+      chat.send(text);
+      input.value = "";
+    });
+  }
+
+  // --- Queue: a call answered or a chat waiting pops up with a link to its case.
+  const pops = document.getElementById("pops");
+  if (pops && window.HomeportChat) {
+    const pop = (text, caseId) => {
+      const item = document.createElement("li");
+      const words = document.createElement("span");
+      words.textContent = `${text} `;
+      item.append(words);
+      if (caseId) {
+        const link = document.createElement("a");
+        link.href = `/console/cases/${encodeURIComponent(caseId)}`;
+        link.textContent = `Open case #${caseId}`;
+        item.append(link);
+      }
+      pops.prepend(item);
+      while (pops.children.length > 5) pops.lastElementChild.remove();
+    };
+    window.HomeportChat.watchQueue({
+      onScreenPop(n) {
+        const who = n.subscriber_name ? `${n.subscriber_name} (${n.account_number})` : n.caller;
+        pop(`Call ${n.event === "call.answered" ? "answered" : "ringing"}: ${who}.`, n.case_id);
+      },
+      onChatWaiting(n) {
+        pop("A subscriber is waiting in live chat.", n.case_id);
+      },
     });
   }
 });
