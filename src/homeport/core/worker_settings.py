@@ -42,5 +42,6 @@ class WorkerSettings(BaseModel):
     email_s: int = Field(default=10, ge=0)
     #: Queued outbound SMS is sent this often (when ``sms_provider_url`` is set).
     sms_s: int = Field(default=10, ge=0)
-    #: Unanswered live chats turn async this often (the web process also checks).
-    chat_fallback_s: int = Field(default=30, ge=0)
+    #: Unanswered live chats turn async this often (0: off, as the web processes check
+    #: themselves; ``homeport worker --once --task chat_fallback`` still runs it).
+    chat_fallback_s: int = Field(default=0, ge=0)

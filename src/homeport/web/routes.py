@@ -12,6 +12,7 @@ def routers() -> list[APIRouter]:
     from homeport.adapters.cti import api as cti_api
     from homeport.adapters.cwmp import api as cwmp_api
     from homeport.adapters.http_ingest import api as http_ingest_api
+    from homeport.adapters.sms import api as sms_api
     from homeport.health import api as health_api
     from homeport.network import api as network_api
     from homeport.subscribers import api as subscribers_api
@@ -47,6 +48,7 @@ def routers() -> list[APIRouter]:
         portal.router,
         chat_api.router,
         cti_api.router,
+        sms_api.router,
     ]
 
 

@@ -1,0 +1,1 @@
+"""SMS: the inbound webhook (Twilio-compatible) and the outbound provider adapter."""
