@@ -288,6 +288,27 @@ def test_routing_respects_skill_capacity_and_availability(
         assert s.get_one(Case, late).assignee_id == desk["agent2"]
 
 
+def test_cases_from_before_the_queues_existed_are_routed_later(db: Database, fleet: Fleet) -> None:
+    early = open_case(db, fleet.subscribers["FIL-0001"])
+    with db.transaction() as s:
+        team = identity.create_team(s, name="Late team", kind="support", actor=TEST_ACTOR, now=NOW)
+        agent = identity.create_staff_user(
+            s, email="late@example.net", role="agent", password=None, actor=TEST_ACTOR, now=NOW
+        )
+        agent.team_id = team.id
+        actions.set_agent_profile(s, agent.id, now=NOW, actor=TEST_ACTOR)
+        queue = actions.save_queue(
+            s, name="Everything", team_id=team.id, is_default=True, now=NOW, actor=TEST_ACTOR
+        )
+        ids = queue.id, agent.id
+    with db.transaction() as s:
+        assert s.get_one(Case, early).queue_id is None
+        assert actions.fill_capacity(s, now=NOW) == 1
+    with db.session() as s:
+        case = s.get_one(Case, early)
+        assert (case.queue_id, case.assignee_id) == ids
+
+
 def test_round_robin_cycles_through_agents(
     db: Database, fleet: Fleet, desk: dict[str, int]
 ) -> None:

@@ -35,6 +35,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from homeport import migrations, wiring
 from homeport.cli.context import CLI_ACTOR, CliContext, console, fail, get, out, setup_logging
@@ -47,8 +48,10 @@ from homeport.core.errors import HomeportError
 from homeport.core.settings import Settings
 from homeport.health.events import OutageClosed, OutageOpened
 from homeport.identity import actions, service
-from homeport.identity.models import ApiToken
+from homeport.identity.models import ApiToken, Team
 from homeport.subscribers.models import Subscriber
+from homeport.support import actions as support_actions
+from homeport.support import defaults
 from homeport.worker import Scheduler, default_tasks
 
 DEMO_ADMIN = "admin@homeport.demo"
@@ -203,6 +206,12 @@ def prepare(cli: CliContext, *, subscribers: int, seed: int, reset: bool, data_d
                     now=cli.clock.now(),
                 )
         progress.update(admin, completed=1)
+        desk = progress.add_task("support desk", total=1)
+        with db.transaction() as session:
+            demo_desk(
+                session, password=password, now=cli.clock.now(), timezone=cli.settings.timezone
+            )
+        progress.update(desk, completed=1)
     if history is not None:
         reports, seconds = history
         console.print(
@@ -211,6 +220,43 @@ def prepare(cli: CliContext, *, subscribers: int, seed: int, reset: bool, data_d
             highlight=False,
         )
     return password
+
+
+#: The demo's support staff: (e-mail, role, name, team). They share the admin's password.
+DEMO_STAFF = (
+    ("agent1@homeport.demo", "agent", "Alex Agent", "Customer support"),
+    ("agent2@homeport.demo", "agent", "Bea Agent", "Customer support"),
+    ("agent3@homeport.demo", "agent", "Cal Agent", "Customer support"),
+    ("noc@homeport.demo", "noc", "Nia Operations", "Network operations"),
+    ("tech@homeport.demo", "technician", "Tom Technician", "Field"),
+)
+
+
+def demo_desk(session: Session, *, password: str, now: datetime, timezone: str) -> None:
+    """The default support desk and the demo's staff, each with the admin's password."""
+    defaults.install(session, now=now, actor=CLI_ACTOR, timezone=timezone)
+    teams = {t.name: t.id for t in session.scalars(select(Team))}
+    for email, role, name, team in DEMO_STAFF:
+        user = service.staff_by_email(session, email)
+        if user is None:
+            user = actions.create_staff_user(
+                session,
+                email=email,
+                role=role,
+                password=password,
+                name=name,
+                actor=CLI_ACTOR,
+                now=now,
+            )
+        else:
+            actions.set_staff_password(
+                session, user_id=user.id, password=password, actor=CLI_ACTOR, now=now
+            )
+        user.team_id = teams.get(team)
+        if role != "technician":
+            support_actions.set_agent_profile(
+                session, user.id, now=now, actor=CLI_ACTOR, capacity=25, available=True
+            )
 
 
 def integration_token(db: Database, now: datetime) -> str:
@@ -284,7 +330,7 @@ def _narrate(db: Database) -> None:
 
 def run_live(cli: CliContext, host: str, port: int, *, speed: float, seed: int) -> None:
     """Serve, run the worker and the live simulator in this process until SIGINT/SIGTERM."""
-    from homeport.simulator import live  # numpy: only when needed
+    from homeport.simulator import contacts, live  # numpy: only when needed
     from homeport.web.app import create_app
 
     settings = cli.settings
@@ -345,6 +391,21 @@ def run_live(cli: CliContext, host: str, port: int, *, speed: float, seed: int) 
                 return
         emitter.run(stop, start=first)
 
+    # Subscribers whose home has a problem they notice get in touch (docs/support.md): by real
+    # mail to the demo's SMTP listener, the other channels straight into the desk.
+    direct = contacts.DirectTransport(db)
+    mail: contacts.ContactTransport = direct
+    if smtp is not None and settings.smtp_listen:
+        mail_host, _, mail_port = settings.smtp_listen.rpartition(":")
+        mail_host = "127.0.0.1" if mail_host in ("0.0.0.0", "", "::") else mail_host  # noqa: S104
+        mail = contacts.SmtpTransport(mail_host, int(mail_port), settings.support_email, direct)
+    callers = contacts.ContactSimulator(db, mail, seed=seed)
+
+    def contact() -> None:
+        while not stop.wait(2.0):
+            if server.started and emitter.progress_s is not None:
+                callers.check(clock.now())
+
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     log.info(
         "live demo: simulated time from %s at %g× real time; the fleet reports every %d s of it",
@@ -356,6 +417,7 @@ def run_live(cli: CliContext, host: str, port: int, *, speed: float, seed: int) 
     workers = [
         _thread("worker", lambda: scheduler.run_forever(stop, poll_s=0.2)),
         _thread("simulator", emit),
+        _thread("contacts", contact),
     ]
     try:
         while not stop.wait(0.5):
@@ -429,6 +491,8 @@ def demo(
     out.print(f"  e-mail:   [bold]{DEMO_ADMIN}[/]", highlight=False)
     out.print(f"  password: [bold]{password}[/]", highlight=False, soft_wrap=True)
     out.print("(a new password is set each time the demo starts; Ctrl-C stops it)")
+    staff = ", ".join(email for email, *_ in DEMO_STAFF)
+    out.print(f"  support staff, same password: {staff}", highlight=False)
     out.print(
         f"  support email: SMTP on [bold]{cli.settings.smtp_listen}[/] "
         f"(e.g. swaks --server {cli.settings.smtp_listen} --to {cli.settings.support_email})",

@@ -969,8 +969,26 @@ def queue_outbound(
 
 def fill_capacity(session: Session, *, now: datetime, actor: Actor | None = None) -> int:
     """Assign waiting (unassigned, live) cases of every queue to agents with free capacity,
-    most urgent and oldest first. Returns how many were assigned."""
+    most urgent and oldest first, after giving a queue to live cases that have none. Returns
+    how many were assigned."""
     actor = actor or Actor.system("routing")
+    # Live cases opened before any queue existed (or whose queue was deleted) are routed now.
+    orphans = session.scalars(
+        select(Case)
+        .where(
+            Case.queue_id.is_(None),
+            Case.status.in_(LIVE_STATUSES),
+            Case.merged_into_id.is_(None),
+        )
+        .order_by(Case.opened_at, Case.id)
+        .limit(500)
+    ).all()
+    for case in orphans:
+        queue = routing.queue_for(session, category=case.category, channel=case.channel)
+        if queue is not None:
+            case.queue_id, case.team_id = queue.id, queue.team_id
+    if orphans:
+        session.flush()
     assigned = 0
     for queue in session.scalars(select(SupportQueue).order_by(SupportQueue.id)).all():
         waiting = list(
