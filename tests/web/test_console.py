@@ -153,6 +153,9 @@ def test_every_change_needs_the_csrf_token(agent: tuple[TestClient, str], desk: 
         (f"/console/cases/{case_id}/merge", {"into": "1"}),
         (f"/console/cases/{case_id}/category", {"priority": "low"}),
         (f"/console/cases/{case_id}/assign", {"assignee": ""}),
+        (f"/console/cases/{case_id}/subscriber", {"who": "ACC-1001"}),
+        (f"/console/cases/{case_id}/guided", {"flow": "wifi_coverage"}),
+        (f"/console/cases/{case_id}/guided/1/action", {}),
     ):
         response = client.post(path, data=data)
         assert response.status_code == 403, path
@@ -450,3 +453,34 @@ def test_first_contact_resolution_of_past_cases_matches_the_domain_rule(
     assert bulk == rule
     assert (bulk[one.id], bulk[two.id], bulk[back.id]) == (True, False, False)
     assert None in bulk.values()
+
+
+def test_an_unknown_sender_is_linked_to_a_subscriber(
+    agent: tuple[TestClient, str], db: Database, clock: ManualClock, desk: Desk
+) -> None:
+    from homeport.audit.actions import Actor
+
+    client, csrf = agent
+    with db.transaction() as s:
+        case = actions.open_case(
+            s,
+            now=clock.now(),
+            actor=Actor.system("tests"),
+            channel="email",
+            subject="Who am I",
+            contact="someone@elsewhere.example",
+        )
+        case_id = case.id
+    page = client.get(f"/console/cases/{case_id}")
+    assert "Unknown sender" in page.text and "someone@elsewhere.example" in page.text
+    missing = client.post(
+        f"/console/cases/{case_id}/subscriber", data={"csrf_token": csrf, "who": "ACC-0000"}
+    )
+    assert missing.status_code == 303
+    assert "no subscriber" in client.get(f"/console/cases/{case_id}").text
+    client.post(
+        f"/console/cases/{case_id}/subscriber", data={"csrf_token": csrf, "who": "acc-1002"}
+    )
+    assert case_of(db, case_id).subscriber_id is not None
+    page = client.get(f"/console/cases/{case_id}")
+    assert "Bob Jones" in page.text and "Unknown sender" not in page.text

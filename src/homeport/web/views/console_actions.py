@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -383,3 +384,26 @@ async def guided_action(request: Request, case_id: int, step_id: int) -> Respons
         )
 
     return await _write(request, case_id, work, "Proposed action queued.", anchor="guided")
+
+
+@router.post("/console/cases/{case_id:int}/subscriber", dependencies=[Depends(PAGE)])
+async def link_subscriber(request: Request, case_id: int, who: Short) -> Response:
+    """Attach a case from an unknown sender to the subscriber the agent identified, by account
+    number or e-mail address; the subscriber 360 then shows on the case."""
+    wanted = who.strip()
+    if not wanted:
+        raise ValidationFailed("who?", [FieldError("who", "an account number or e-mail")])
+
+    def work(session: Session, now: Any, actor: Actor, p: Principal) -> None:
+        found = session.scalars(
+            select(Subscriber).where(func.lower(Subscriber.account_number) == wanted.lower())
+        ).first()
+        if found is None and "@" in wanted:
+            found = actions.find_subscriber(session, email=wanted)
+        if found is None:
+            raise ValidationFailed(
+                "no such subscriber", [FieldError("who", f"no subscriber {wanted!r}")]
+            )
+        actions.link_subscriber(session, case_id, found.id, now=now, actor=actor)
+
+    return await _write(request, case_id, work, "Linked to the subscriber.")
