@@ -118,6 +118,9 @@ class Connection:
         self.runtime = runtime
         self.sub = sub
         self.lock = asyncio.Lock()
+        #: Held while this socket saves a message and acknowledges it: the echo of that message
+        #: through the hub waits, then is recognised as this socket's own and dropped.
+        self.saving = asyncio.Lock()
         #: Interactions this socket saved: acknowledged, not echoed (the client also drops a
         #: message whose id it has, for the echo that outruns the ack).
         self.own: set[int] = set()
@@ -135,7 +138,8 @@ class Connection:
             if self.sub.overflowed:
                 await self.ws.close(1013)
                 return
-            out = await render(note)
+            async with self.saving:
+                out = await render(note)
             if out is not None:
                 await self.send(out)
 
@@ -170,6 +174,28 @@ class Connection:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await pump
             self.sub.close()
+
+    async def save_and_ack(
+        self, client_id: str, save: Callable[[], conversation.Said]
+    ) -> conversation.Said | None:
+        """Run ``save`` (one transaction) in a thread, then acknowledge: the ack is sent only
+        once the transaction has committed. A failure is answered with an error frame."""
+        async with self.saving:
+            try:
+                said = await asyncio.to_thread(save)
+            except Exception as exc:
+                await self.send(_error(client_id, exc))
+                return None
+            self.own.add(said.message.id)
+            await self.send(
+                {
+                    "type": "ack",
+                    "client_id": client_id,
+                    "duplicate": said.duplicate,
+                    "message": said.message.to_json(),
+                }
+            )
+            return said
 
     def message_out(self, message: conversation.ChatMessage) -> dict[str, Any] | None:
         if message.id in self.own:
@@ -232,9 +258,9 @@ async def subscriber_socket(ws: WebSocket) -> None:
 
             def read() -> conversation.ChatMessage | None:
                 with db.session() as s:
-                    if conversation.case_channel(s, note["case_id"]) != conversation.LIVE:
-                        return None
-                    return conversation.message(s, note["interaction_id"])
+                    return conversation.message(
+                        s, int(note["interaction_id"]), subscriber_id=subscriber_id
+                    )
 
             message = await asyncio.to_thread(read)
             if message is None or message.internal:
@@ -259,21 +285,10 @@ async def subscriber_socket(ws: WebSocket) -> None:
                         now=runtime.clock.now(),
                     )
 
-            try:
-                said = await _saving(conn, save)
-            except Exception as exc:
-                await conn.send(_error(client_id, exc))
+            said = await conn.save_and_ack(client_id, save)
+            if said is None:
                 return
-            # The transaction has committed: now, and only now, the sender is told.
             state["case_id"] = said.message.case_id
-            await conn.send(
-                {
-                    "type": "ack",
-                    "client_id": client_id,
-                    "duplicate": said.duplicate,
-                    "message": said.message.to_json(),
-                }
-            )
             if said.opened:
                 runtime.hub.publish(
                     AGENTS,
@@ -289,13 +304,6 @@ async def subscriber_socket(ws: WebSocket) -> None:
     finally:
         sub.close()
         runtime.left(subscriber_id, state["case_id"])
-
-
-async def _saving(conn: Connection, save: Callable[[], conversation.Said]) -> conversation.Said:
-    """Run ``save`` (one transaction) in a thread; the message it stored is this socket's own."""
-    said = await asyncio.to_thread(save)
-    conn.own.add(said.message.id)
-    return said
 
 
 async def agent_case_socket(ws: WebSocket) -> None:
@@ -337,7 +345,7 @@ async def agent_case_socket(ws: WebSocket) -> None:
 
         def read() -> conversation.ChatMessage | None:
             with db.session() as s:
-                return conversation.message(s, note["interaction_id"])
+                return conversation.message(s, int(note["interaction_id"]), case_id=case_id)
 
         message = await asyncio.to_thread(read)
         return conn.message_out(message) if message is not None else None
@@ -361,19 +369,7 @@ async def agent_case_socket(ws: WebSocket) -> None:
                     internal=data.get("type") == "note",
                 )
 
-        try:
-            said = await _saving(conn, save)
-        except Exception as exc:
-            await conn.send(_error(client_id, exc))
-            return
-        await conn.send(
-            {
-                "type": "ack",
-                "client_id": client_id,
-                "duplicate": said.duplicate,
-                "message": said.message.to_json(),
-            }
-        )
+        await conn.save_and_ack(client_id, save)
 
     await conn.run(handle, render)
 

@@ -154,19 +154,29 @@ def history(session: Session, case: Case, *, staff: bool) -> list[ChatMessage]:
     return [_message(session, r, case) for r in rows]
 
 
-def message(session: Session, interaction_id: int) -> ChatMessage | None:
+def message(
+    session: Session,
+    interaction_id: int,
+    *,
+    case_id: int | None = None,
+    subscriber_id: int | None = None,
+) -> ChatMessage | None:
+    """The interaction as a chat message, only if it is on ``case_id`` (an agent's socket on
+    a case), or is a message the subscriber ``subscriber_id`` may see on one of their chat
+    cases (no internal notes). A notice naming anything else is ignored."""
     item = session.get(Interaction, interaction_id)
     if item is None:
         return None
     case = session.get(Case, item.case_id)
     if case is None:
         return None
+    if case_id is not None and case.id != case_id:
+        return None
+    if subscriber_id is not None and (
+        case.subscriber_id != subscriber_id or case.channel != LIVE or item.direction == "internal"
+    ):
+        return None
     return _message(session, item, case)
-
-
-def case_channel(session: Session, case_id: int) -> str | None:
-    case = session.get(Case, case_id)
-    return case.channel if case else None
 
 
 def _clean(body: str, client_id: str) -> str:
