@@ -1,4 +1,5 @@
-"""``homeport users create`` and ``homeport tokens create|revoke``."""
+"""``homeport users create``, ``homeport users portal-account`` and
+``homeport tokens create|revoke``."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from homeport.cli.context import CLI_ACTOR, fail, get, out, report
 from homeport.core.errors import HomeportError
 from homeport.identity import actions, service
 from homeport.identity.models import ROLES, SCOPES
+from homeport.subscribers.actions import subscriber_by_account
 
 users = typer.Typer(help="Staff users.", no_args_is_help=True)
 tokens = typer.Typer(help="API tokens for integrations.", no_args_is_help=True)
@@ -48,6 +50,43 @@ def create_user(
     except HomeportError as exc:
         raise report(exc) from exc
     out.print(f"created {user.role} {user.email} (id {user.id})")
+    if generated:
+        out.print(f"password: {password}")
+
+
+@users.command("portal-account")
+def create_portal_account(
+    ctx: typer.Context,
+    account: str = typer.Option(..., "--account", help="The subscriber's account number."),
+    email: str = typer.Option(..., "--email", help="Their sign-in e-mail for the portal."),
+    password: str | None = typer.Option(
+        None, "--password", help="Omit to be asked, or to generate one when there is no terminal."
+    ),
+) -> None:
+    """Give a subscriber a self-service portal account (/portal/login, the chat page)."""
+    cli = get(ctx)
+    generated = False
+    if password is None:
+        if typer.get_text_stream("stdin").isatty():
+            password = getpass.getpass("Password (10+ characters): ")
+        else:
+            password, generated = secrets.token_urlsafe(12), True
+    try:
+        with cli.migrated_db().transaction() as session:
+            subscriber = subscriber_by_account(session, account)
+            if subscriber is None:
+                raise fail(f"no subscriber with account number {account}")
+            created = actions.create_subscriber_account(
+                session,
+                subscriber_id=subscriber.id,
+                email=email,
+                password=password,
+                actor=CLI_ACTOR,
+                now=cli.clock.now(),
+            )
+    except HomeportError as exc:
+        raise report(exc) from exc
+    out.print(f"created portal account {created.email} for {account}")
     if generated:
         out.print(f"password: {password}")
 
