@@ -92,6 +92,10 @@
         window.location.href = "/portal/login?next=/portal/chat";
         return;
       }
+      if (event.code === 4403) {
+        setStatus("The chat is not available from this page.", true);
+        return;
+      }
       setStatus("Connection lost. Reconnecting…", true);
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 30000);
