@@ -35,7 +35,7 @@ The endpoints are the agent console's: the case page with the subscriber 360
 new unassigned), the counters it polls every 5 s (``/console/poll``) and its ``?q=`` search.
 
     python bench/console.py                      # full size (about 10 minutes to load)
-    python bench/console.py --scale 0.01 --seconds 5
+    python bench/console.py --scale 0.01 --seconds 15
     python bench/console.py --keep               # keep the database ...
     python bench/console.py --reuse              # ... and measure it again without loading
 """
