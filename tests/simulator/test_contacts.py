@@ -9,17 +9,21 @@ import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
+from homeport.core.clock import ManualClock
 from homeport.core.db import Database
+from homeport.core.settings import Settings
 from homeport.health.models import Finding
 from homeport.simulator.contacts import (
     Contact,
     ContactSimulator,
     DirectTransport,
     SmtpTransport,
+    WebhookTransport,
 )
 from homeport.subscribers.models import Subscriber
 from homeport.support import service
 from homeport.support.models import Case
+from tests.cli.serving import ServerThread
 from tests.conftest import START
 from tests.factories import Fleet, build_fleet, filler
 
@@ -150,3 +154,48 @@ def test_email_contacts_go_out_as_real_mail(db: Database, fleet: Fleet) -> None:
     assert b"Subject: No internet" in raw and b"From: Filler 0001 <filler1@example.test>" in raw
     with db.session() as s:
         assert [c.channel for c in s.scalars(select(Case))] == ["sms"]
+
+
+def test_calls_and_texts_arrive_through_the_signed_webhooks(
+    db: Database, fleet: Fleet, settings: Settings, clock: ManualClock
+) -> None:
+    from homeport.web.app import create_app
+
+    configured = settings.model_copy(
+        update={"cti_secret": "cti-test-secret", "sms_auth_token": "sms-test-token"}
+    )
+    app = create_app(configured, db=db, clock=clock)
+    sub = fleet.subscribers["FIL-0001"]
+    base = Contact(
+        subscriber_id=sub,
+        name="Filler 0001",
+        email="filler1@example.test",
+        phone="0161 496 0001",
+        channel="phone",
+        category="no_internet",
+        subject="No internet",
+        body="Nothing works",
+        at=START,
+    )
+    with ServerThread(app) as server:
+        configured.public_url = server.url
+        webhooks = WebhookTransport(
+            server.url,
+            DirectTransport(db),
+            cti_secret="cti-test-secret",
+            sms_token="sms-test-token",
+            public_url=server.url,
+            seed=4,
+        )
+        assert webhooks.deliver(base)
+        assert webhooks.deliver(Contact(**{**base.__dict__, "channel": "sms"}))
+        wrong = WebhookTransport(server.url, DirectTransport(db), cti_secret="not-the-secret")
+        assert not wrong.deliver(base)  # refused: bad signature
+    with db.session() as s:
+        cases = sorted(s.scalars(select(Case)), key=lambda c: c.id)
+        assert [(c.channel, c.subscriber_id) for c in cases] == [("phone", sub), ("sms", sub)]
+        [call] = service.interactions(s, cases[0].id)
+        assert call.channel == "phone" and call.ended_at is not None
+        assert call.handle_time_s is not None and call.handle_time_s > 0
+        [text] = service.interactions(s, cases[1].id)
+        assert text.body == "Nothing works"

@@ -94,6 +94,11 @@ def _smtp_port(host: str) -> int:
         return int(sock.getsockname()[1])
 
 
+def _loopback(host: str) -> str:
+    """Where this process reaches a server listening on ``host``."""
+    return "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104
+
+
 def _floor_hour(at: datetime) -> datetime:
     return at.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
@@ -353,7 +358,7 @@ def run_live(cli: CliContext, host: str, port: int, *, speed: float, seed: int) 
             app, host=host, port=port, log_config=None, proxy_headers=True, server_header=False
         )
     )
-    target = "127.0.0.1" if host in ("0.0.0.0", "", "::") else host  # noqa: S104
+    target = _loopback(host)
     # The gateways report as themselves (device secrets) once an hour of simulated time, and
     # through the integration batch otherwise: they collect and acknowledge their remote
     # actions without one request per gateway and tick.
@@ -391,15 +396,24 @@ def run_live(cli: CliContext, host: str, port: int, *, speed: float, seed: int) 
                 return
         emitter.run(stop, start=first)
 
-    # Subscribers whose home has a problem they notice get in touch (docs/support.md): by real
-    # mail to the demo's SMTP listener, the other channels straight into the desk.
+    # Subscribers whose home has a problem they notice get in touch (docs/support.md): real
+    # mail to the demo's SMTP listener, signed CTI and SMS webhooks, the app and chat straight
+    # into the desk.
     direct = contacts.DirectTransport(db)
     mail: contacts.ContactTransport = direct
     if smtp is not None and settings.smtp_listen:
         mail_host, _, mail_port = settings.smtp_listen.rpartition(":")
-        mail_host = "127.0.0.1" if mail_host in ("0.0.0.0", "", "::") else mail_host  # noqa: S104
+        mail_host = _loopback(mail_host)
         mail = contacts.SmtpTransport(mail_host, int(mail_port), settings.support_email, direct)
-    callers = contacts.ContactSimulator(db, mail, seed=seed)
+    calls = contacts.WebhookTransport(
+        f"http://{target}:{port}",
+        mail,
+        cti_secret=settings.cti_secret,
+        sms_token=settings.sms_auth_token,
+        public_url=settings.public_url,
+        seed=seed,
+    )
+    callers = contacts.ContactSimulator(db, calls, seed=seed)
 
     def contact() -> None:
         while not stop.wait(2.0):
@@ -485,6 +499,14 @@ def demo(
             overrides={**cli.overrides, "smtp_listen": f"{host}:{_smtp_port(host)}"},
             clock=base.clock,
         )
+    # The demo's own telephony platform and SMS provider (the simulated subscribers) sign
+    # their webhooks with secrets made for this run.
+    webhooks: dict[str, object] = {"public_url": f"http://{_loopback(host)}:{port}"}
+    if not cli.settings.cti_secret:
+        webhooks["cti_secret"] = secrets.token_urlsafe(24)
+    if not cli.settings.sms_auth_token:
+        webhooks["sms_auth_token"] = secrets.token_urlsafe(24)
+    cli = CliContext(overrides={**cli.overrides, **webhooks}, clock=base.clock)
     out.print(f"Homeport demo data folder: [bold]{folder}[/]")
     password = prepare(cli, subscribers=subscribers, seed=seed, reset=reset, data_dir=folder)
     out.print(f"\nHomeport is ready at [bold]http://{host}:{port}/[/]", highlight=False)

@@ -9,18 +9,24 @@ write comes from a small set of phrasings per problem, so that the agent console
 real queue.
 
 Delivery goes through a :class:`ContactTransport`: :class:`DirectTransport` records the contact
-with the support domain's actions in-process (tests, and channels with no listener
-configured); the demo layers real protocols over it (email to Homeport's own SMTP listener).
+with the support domain's actions in-process (the app and chat channels, and any channel with
+no listener configured); the demo layers real protocols over it: email as real mail to
+Homeport's own SMTP listener (:class:`SmtpTransport`), calls as signed CTI events and texts as
+Twilio-signed webhooks (:class:`WebhookTransport`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import smtplib
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Protocol
@@ -28,6 +34,9 @@ from typing import Protocol
 import numpy as np
 from sqlalchemy import select
 
+from homeport.adapters.cti import api as cti
+from homeport.adapters.sms import api as sms_api
+from homeport.adapters.sms import signature as sms_signature
 from homeport.audit.actions import Actor
 from homeport.core.db import Database
 from homeport.health.models import Finding
@@ -195,6 +204,97 @@ class SmtpTransport:
             log.warning("simulated email from %s not delivered: %s", contact.email, exc)
             return False
         return True
+
+
+class WebhookTransport:
+    """Calls and texts as a telephony platform and an SMS provider would send them: signed
+    CTI events (a call started, then ended with its duration) to ``/api/v1/cti/events`` and
+    Twilio-signed form posts to ``/api/v1/sms/inbound``. Other channels go to ``fallback``;
+    a channel without its secret goes there too."""
+
+    def __init__(
+        self,
+        base_url: str,
+        fallback: ContactTransport,
+        *,
+        cti_secret: str = "",
+        sms_token: str = "",
+        public_url: str = "",
+        seed: int = 0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.public_url = (public_url or base_url).rstrip("/")
+        self.fallback = fallback
+        self.cti_secret = cti_secret
+        self.sms_token = sms_token
+        self.rng = np.random.default_rng(seed)
+        self._sent = 0
+
+    def deliver(self, contact: Contact) -> bool:
+        if contact.channel == "phone" and self.cti_secret and contact.phone:
+            return self._call(contact)
+        if contact.channel == "sms" and self.sms_token and contact.phone:
+            return self._text(contact)
+        return self.fallback.deliver(contact)
+
+    def _post(self, path: str, body: bytes, headers: dict[str, str]) -> bool:
+        request = urllib.request.Request(  # noqa: S310 - our own http(s) base URL
+            self.base_url + path, data=body, headers=headers, method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310
+                return bool(200 <= answer.status < 300)
+        except (OSError, urllib.error.HTTPError) as exc:
+            log.warning("simulated %s not delivered: %s", path, exc)
+            return False
+
+    def _call(self, contact: Contact) -> bool:
+        self._sent += 1
+        call_id = f"sim-call-{contact.subscriber_id}-{int(contact.at.timestamp())}-{self._sent}"
+        # Half a minute to a minute and a half in the queue, then about 6 minutes of talk
+        # (a gamma with a long tail), as the PBX reports them.
+        answered = contact.at + timedelta(seconds=float(self.rng.uniform(30, 90)))
+        ended = answered + timedelta(minutes=float(self.rng.gamma(2.0, 3.0)))
+        for event, at in (
+            ("call.started", contact.at),
+            ("call.answered", answered),
+            ("call.ended", ended),
+        ):
+            payload = {
+                "event": event,
+                "call_id": call_id,
+                "caller": contact.phone,
+                "at": at.isoformat(),
+                "started_at": contact.at.isoformat(),
+            }
+            body = json.dumps(payload).encode()
+            stamp = str(int(contact.at.timestamp()))
+            headers = {
+                "content-type": "application/json",
+                cti.TIMESTAMP_HEADER: stamp,
+                cti.SIGNATURE_HEADER: cti.sign(self.cti_secret, stamp, body),
+            }
+            if not self._post("/api/v1/cti/events", body, headers):
+                return False
+        return True
+
+    def _text(self, contact: Contact) -> bool:
+        self._sent += 1
+        params = [
+            (
+                "MessageSid",
+                f"SMsim{contact.subscriber_id}x{int(contact.at.timestamp())}x{self._sent}",
+            ),
+            ("From", contact.phone),
+            ("To", "+440000000000"),
+            ("Body", contact.body[:1500]),
+        ]
+        url = self.public_url + "/api/v1/sms/inbound"
+        headers = {
+            "content-type": "application/x-www-form-urlencoded",
+            sms_api.SIGNATURE_HEADER: sms_signature.compute(self.sms_token, url, params),
+        }
+        return self._post("/api/v1/sms/inbound", urllib.parse.urlencode(params).encode(), headers)
 
 
 @dataclass
