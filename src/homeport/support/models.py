@@ -141,6 +141,7 @@ class Case(Base):
         Index("ix_cases_status_opened", "status", "opened_at"),
         Index("ix_cases_queue_status", "queue_id", "status"),
         Index("ix_cases_assignee_status", "assignee_id", "status"),
+        Index("ix_cases_team_status", "team_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -166,9 +167,7 @@ class Case(Base):
     queue_id: Mapped[int | None] = mapped_column(
         ForeignKey("support_queues.id", ondelete="SET NULL")
     )
-    team_id: Mapped[int | None] = mapped_column(
-        ForeignKey("teams.id", ondelete="SET NULL"), index=True
-    )
+    team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id", ondelete="SET NULL"))
     assignee_id: Mapped[int | None] = mapped_column(
         ForeignKey("staff_users.id", ondelete="SET NULL")
     )

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, exists, func, or_, select
+from sqlalchemy import Select, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, defer
 
 from homeport.health.models import Outage, OutageMember
@@ -120,8 +120,14 @@ def _filtered(stmt: _S, f: CaseFilter) -> _S:
     q = f.q.strip()
     if q:
         pattern = _like(q)
-        in_messages = exists().where(
-            Interaction.case_id == Case.id, Interaction.body.ilike(pattern, escape="\\")
+        # OFFSET 0 keeps PostgreSQL from hashing the subquery (reading every matching message
+        # of the whole table before looking at a case: 3.4 s at 5M messages); it probes each
+        # candidate case's messages through ix_interactions_case_at instead (71 ms).
+        in_messages = (
+            select(literal(1))
+            .where(Interaction.case_id == Case.id, Interaction.body.ilike(pattern, escape="\\"))
+            .offset(0)
+            .exists()
         )
         stmt = stmt.where(or_(Case.subject.ilike(pattern, escape="\\"), in_messages))
     return stmt
