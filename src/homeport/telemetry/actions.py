@@ -293,32 +293,30 @@ def _touch_clients(session: Session, stored: Sequence[StoredReport]) -> None:
         current = newest.get(item.home_id)
         if current is None or item.report.ts > current.ts:
             newest[item.home_id] = item.report
-    rows = [
-        {
-            "home_id": home_id,
-            "mac": client.mac,
-            "name": "",
-            "kind": client.kind if client.kind in DEVICE_KINDS else "other",
-            "vendor": "",
-            "band_capability": _capability(client.band, client.legacy_2g_only),
-            "last_band": client.band,
-            "last_rssi_dbm": round(client.rssi_dbm),
-            "first_seen_at": report.ts.astimezone(UTC),
-            "last_seen_at": report.ts.astimezone(UTC),
-        }
-        for home_id, report in newest.items()
-        for client in report.clients
-    ]
+    # Values in CLIENT_COLUMNS order, built as tuples directly (a dict per client, then a tuple
+    # from it, cost more than the rest of this function).
+    rows: list[tuple[Any, ...]] = []
+    for home_id, report in newest.items():
+        seen = report.ts.astimezone(UTC)
+        rows.extend(
+            (
+                home_id,
+                client.mac,
+                "",
+                client.kind if client.kind in DEVICE_KINDS else "other",
+                "",
+                _capability(client.band, client.legacy_2g_only),
+                client.band,
+                round(client.rssi_dbm),
+                seen,
+                seen,
+            )
+            for client in report.clients
+        )
     if not rows:
         return
     copy = bulk.copy_merge if _dialect(session) == "postgresql" else bulk.sqlite_insert
-    copy(
-        session,
-        "client_devices",
-        CLIENT_COLUMNS,
-        [tuple(row[c] for c in CLIENT_COLUMNS) for row in rows],
-        _CLIENT_UPSERT,
-    )
+    copy(session, "client_devices", CLIENT_COLUMNS, rows, _CLIENT_UPSERT)
 
 
 def _kind(reason: str) -> str:
