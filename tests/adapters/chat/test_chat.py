@@ -270,3 +270,21 @@ def test_an_answered_chat_does_not_turn_async(
     clock.advance(timedelta(hours=1))
     assert app.state.chat.sweep_now() == []
     assert count(db, OutboundMessage) == 0
+
+
+def test_a_flood_of_messages_is_refused_beyond_the_rate_limit(
+    client: TestClient, db: Database, clock: ManualClock
+) -> None:
+    from homeport.adapters.chat.api import RATE_LIMIT
+
+    setup_people(db, clock)
+    client.cookies.set(SESSION_COOKIE, portal_cookie(client))
+    with client.websocket_connect("/ws/chat", headers={"origin": ORIGIN}) as ws:
+        ws.receive_json()
+        for n in range(RATE_LIMIT + 3):
+            ws.send_json({"type": "message", "client_id": f"m{n}", "body": f"spam {n}"})
+        frames = [ws.receive_json() for _ in range(RATE_LIMIT + 3)]
+    assert [f["type"] for f in frames].count("ack") == RATE_LIMIT
+    refused = [f for f in frames if f["type"] == "error"]
+    assert len(refused) == 3 and "too many messages" in refused[0]["error"]
+    assert count(db, Interaction) == RATE_LIMIT

@@ -20,6 +20,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,6 +52,9 @@ log = logging.getLogger(__name__)
 UNAUTHENTICATED, FORBIDDEN, NOT_FOUND = 4401, 4403, 4404
 #: Largest frame a client may send (a chat message is at most 4,000 characters).
 MAX_FRAME = 32 * 1024
+#: Messages one socket may send per :data:`RATE_WINDOW_S` seconds; more are refused.
+RATE_LIMIT = 20
+RATE_WINDOW_S = 10.0
 STAFF_ROLES = (*AGENT_ROLES, "admin")
 
 
@@ -124,6 +129,7 @@ class Connection:
         #: Interactions this socket saved: acknowledged, not echoed (the client also drops a
         #: message whose id it has, for the echo that outruns the ack).
         self.own: set[int] = set()
+        self.recent: deque[float] = deque()
 
     async def send(self, data: dict[str, Any]) -> None:
         async with self.lock:
@@ -166,6 +172,15 @@ class Connection:
                 if data.get("type") == "ping":
                     await self.send({"type": "pong"})
                     continue
+                if not self.allowed():
+                    await self.send(
+                        {
+                            "type": "error",
+                            "client_id": data.get("client_id"),
+                            "error": "too many messages: wait a few seconds and send again",
+                        }
+                    )
+                    continue
                 await handle(data)
         except WebSocketDisconnect:
             pass
@@ -174,6 +189,16 @@ class Connection:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await pump
             self.sub.close()
+
+    def allowed(self) -> bool:
+        """At most :data:`RATE_LIMIT` messages in any :data:`RATE_WINDOW_S` seconds."""
+        now = time.monotonic()
+        while self.recent and now - self.recent[0] > RATE_WINDOW_S:
+            self.recent.popleft()
+        if len(self.recent) >= RATE_LIMIT:
+            return False
+        self.recent.append(now)
+        return True
 
     async def save_and_ack(
         self, client_id: str, save: Callable[[], conversation.Said]
