@@ -210,3 +210,40 @@ def test_a_bad_event_is_refused_without_writing(
     assert post(client, now, event("call.exploded", now)).status_code == 422
     assert post(client, now, {"event": "call.started"}).status_code == 422
     assert count(db, Interaction) == 0
+
+
+def test_a_signed_event_over_a_real_socket(
+    app: FastAPI, db: Database, clock: ManualClock, people: tuple[Fleet, int]
+) -> None:
+    import urllib.error
+    import urllib.request
+
+    from tests.adapters.channels import running_server
+
+    now = clock.now()
+    body = json.dumps(event("call.started", now, caller=ALICE_CALLER)).encode()
+    ts = str(int(now.timestamp()))
+    with running_server(app) as port:
+
+        def send(signature: str) -> tuple[int, dict[str, Any]]:
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/api/v1/cti/events",
+                data=body,
+                method="POST",
+                headers={
+                    "content-type": "application/json",
+                    "x-homeport-timestamp": ts,
+                    "x-homeport-signature": signature,
+                },
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+                    return response.status, json.loads(response.read())
+            except urllib.error.HTTPError as exc:
+                return exc.code, json.loads(exc.read())
+
+        assert send("sha256=" + "0" * 64)[0] == 403
+        status, answer = send(sign(SECRET, ts, body))
+    assert status == 200 and answer["state"] == "ringing"
+    with db.session() as s:  # answered 200 only once committed
+        assert s.get_one(Interaction, answer["interaction_id"]).external_id == "call-1"

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx2 import Response
 from sqlalchemy import select
@@ -303,3 +304,31 @@ def test_the_worker_entry_point_runs_the_sms_sender(
     run = Scheduler(db, [task], clock).run_task(task)
     assert run.ok and run.summary == "1 SMS sent, 0 to retry, 0 failed"
     assert provider.requests[0]["form"]["Body"] == "Your case is solved"
+
+
+def test_an_sms_webhook_over_a_real_socket(
+    app: FastAPI, db: Database, clock: ManualClock, fleet: Fleet
+) -> None:
+    import urllib.request
+
+    from tests.adapters.channels import running_server
+
+    params = sms("SMREAL", "Hello from the network")
+    with running_server(app) as port:
+        # Behind no proxy: the provider signed the URL it called on this server.
+        url = f"http://127.0.0.1:{port}/api/v1/sms/inbound"
+        request = urllib.request.Request(
+            url,
+            data=urlencode(params).encode(),
+            method="POST",
+            headers={
+                "content-type": "application/x-www-form-urlencoded",
+                "x-twilio-signature": signature.compute(TOKEN, url, params.items()),
+            },
+        )
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            assert response.status == 200
+            assert response.read().endswith(b"<Response></Response>")
+    with db.session() as s:
+        stored = s.scalars(select(Interaction).where(Interaction.external_id == "SMREAL")).one()
+        assert stored.body == "Hello from the network"
