@@ -294,3 +294,28 @@ def test_batch_mode_looks_up_once_defers_flush_and_still_publishes_ids(
     with db.transaction() as s:
         s.add(Plan(code="X", name="x", down_mbps=1, up_mbps=1, monthly_price=Decimal(0)))
     assert events == []  # the rolled-back subscriber's event never surfaces
+
+
+def test_set_consent_changes_only_the_given_consents(db: Database, clock: ManualClock) -> None:
+    from tests.conftest import START
+    from tests.factories import build_fleet, filler
+
+    fleet = build_fleet(db, START, filler(1))
+    sub = fleet.subscribers["FIL-0001"]
+    with db.transaction() as s:
+        # Stored data today's validators would refuse (no e-mail) does not stand in the way.
+        s.get_one(Subscriber, sub).email = ""
+    with db.transaction() as s:
+        assert actions.set_consent(s, sub, sms=True, actor=TEST_ACTOR, now=clock.now())
+        assert not actions.set_consent(s, sub, sms=True, actor=TEST_ACTOR, now=clock.now())
+        with pytest.raises(NotFound):
+            actions.set_consent(s, 999_999, sms=False, actor=TEST_ACTOR, now=clock.now())
+    with db.session() as s:
+        row = s.get_one(Subscriber, sub)
+        assert (row.consent_sms, row.consent_email, row.consent_updated_at) == (
+            True,
+            True,
+            clock.now(),
+        )
+        [entry] = s.scalars(select(AuditEntry).where(AuditEntry.action == "subscriber.consent"))
+        assert entry.detail == {"consent_sms": True}

@@ -419,9 +419,21 @@ def test_first_contact_resolution_is_derived(
             ),
             NOW + timedelta(minutes=n),
         )
+    add(
+        db,
+        chat,
+        NewInteraction(
+            channel="async_chat",
+            direction="inbound",
+            author_kind="subscriber",
+            body="back again",
+            meta={"conversation": "c1"},
+        ),
+        NOW + timedelta(minutes=10),
+    )
     solve(chat, NOW + timedelta(minutes=20))
     open_case(db, other, category="speed", at=NOW + timedelta(days=8))
-    assert fcr(chat) is True  # one chat conversation is one contact
+    assert fcr(chat) is True  # one chat conversation is one contact, live or async
 
 
 def test_search_filters_and_counts(db: Database, fleet: Fleet, desk: dict[str, int]) -> None:
@@ -517,3 +529,37 @@ def test_assign_checks_the_assignee(db: Database, fleet: Fleet, desk: dict[str, 
         actions.assign(s, case_id, None, now=NOW, actor=TEST_ACTOR)
     with db.session() as s:
         assert s.get_one(Case, case_id).assignee_id is None
+
+
+def test_an_answered_call_is_the_first_response(
+    db: Database, fleet: Fleet, desk: dict[str, int]
+) -> None:
+    call = NewInteraction(channel="phone", direction="inbound", author_kind="subscriber")
+    case_id = open_case(db, fleet.subscribers["FIL-0001"], channel="phone", first=call)
+    with db.transaction() as s:
+        [item] = service.interactions(s, case_id)
+        with pytest.raises(ValidationFailed):
+            actions.update_interaction(
+                s, item.id, now=NOW, actor=TEST_ACTOR, ended_at=NOW - timedelta(minutes=1)
+            )
+        actions.update_interaction(
+            s,
+            item.id,
+            now=NOW + timedelta(seconds=40),
+            actor=TEST_ACTOR,
+            answered=True,
+            meta={"call": {"state": "answered"}},
+        )
+        actions.update_interaction(
+            s,
+            item.id,
+            now=NOW + timedelta(minutes=7),
+            actor=TEST_ACTOR,
+            ended_at=NOW + timedelta(minutes=7),
+            handle_time_s=380,
+        )
+    with db.session() as s:
+        case = s.get_one(Case, case_id)
+        assert (case.status, case.first_response_at) == ("open", NOW + timedelta(seconds=40))
+        [item] = service.interactions(s, case_id)
+        assert (item.handle_time_s, item.meta) == (380, {"call": {"state": "answered"}})

@@ -444,3 +444,46 @@ def set_subscriber_bundles(
         )
     publish_when_flushed(session, lambda: SubscriberBundlesChanged(sub.id, added, removed))
     return Saved(sub, created=False, changed=("bundles",))
+
+
+def set_consent(
+    session: Session,
+    subscriber_id: int,
+    *,
+    actor: Actor,
+    now: datetime,
+    email: bool | None = None,
+    sms: bool | None = None,
+    marketing: bool | None = None,
+) -> bool:
+    """Change only the given consents (an SMS STOP, a portal preference) and stamp
+    ``consent_updated_at``; the rest of the subscriber is left as stored. Returns whether
+    anything changed."""
+    subscriber = session.get(Subscriber, subscriber_id)
+    if subscriber is None:
+        raise NotFound(f"no subscriber {subscriber_id}")
+    changes = {
+        name: value
+        for name, value in (
+            ("consent_email", email),
+            ("consent_sms", sms),
+            ("consent_marketing", marketing),
+        )
+        if value is not None and getattr(subscriber, name) != value
+    }
+    if not changes:
+        return False
+    for name, value in changes.items():
+        setattr(subscriber, name, value)
+    subscriber.consent_updated_at = now
+    subscriber.updated_at = now
+    record(
+        session,
+        at=now,
+        actor=actor,
+        action="subscriber.consent",
+        entity_type="subscriber",
+        entity_id=subscriber.id,
+        **changes,
+    )
+    return True

@@ -573,6 +573,58 @@ def _add(
     return interaction
 
 
+def update_interaction(
+    session: Session,
+    interaction_id: int,
+    *,
+    now: datetime,
+    actor: Actor,
+    meta: dict[str, Any] | None = None,
+    ended_at: datetime | None = None,
+    handle_time_s: int | None = None,
+    answered: bool = False,
+) -> Interaction:
+    """Complete a contact that lasts (a call): its channel facts (``meta``, replaced), its end
+    and handle time. ``answered`` marks an inbound call as picked up by the desk, which is the
+    case's first response (its clock stops) and opens a new case."""
+    problems = []
+    if handle_time_s is not None and handle_time_s < 0:
+        problems.append(FieldError("handle_time_s", "0 or more seconds"))
+    interaction = session.get(Interaction, interaction_id)
+    if interaction is None:
+        raise NotFound(f"no interaction {interaction_id}")
+    if ended_at is not None and ended_at < interaction.started_at:
+        problems.append(FieldError("ended_at", "not before the interaction started"))
+    if problems:
+        raise ValidationFailed("invalid interaction update", problems)
+    if meta is not None:
+        interaction.meta = dict(meta)  # a new dict, so that the JSON column sees the change
+    if ended_at is not None:
+        interaction.ended_at = ended_at
+    if handle_time_s is not None:
+        interaction.handle_time_s = handle_time_s
+    case = _get_case(session, interaction.case_id, lock=True)
+    case.updated_at = max(case.updated_at, now)
+    if answered and interaction.direction == "inbound":
+        if case.first_response_at is None:
+            case.first_response_at = now
+        if case.status == "new":
+            _set_status(session, case, "open", now=now, actor=actor, reason="call answered")
+    record(
+        session,
+        at=now,
+        actor=actor,
+        action="interaction.updated",
+        entity_type="case",
+        entity_id=case.id,
+        interaction_id=interaction.id,
+        ended=ended_at is not None,
+        handle_time_s=handle_time_s,
+        answered=answered,
+    )
+    return interaction
+
+
 def _resume_sla(session: Session, case: Case, now: datetime) -> None:
     """Move the due times forward by the business time the clock was paused."""
     if case.sla_paused_at is None:

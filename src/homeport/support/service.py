@@ -196,7 +196,7 @@ REPEAT_WINDOW = timedelta(days=7)
 def contacts(items: list[Interaction]) -> int:
     """How many times the subscriber got in touch: each inbound email, SMS, call or app
     message is one contact; the messages of one chat conversation (``meta.conversation``)
-    are one contact together."""
+    are one contact together, even when it went on asynchronously."""
     conversations = set()
     count = 0
     for i in items:
@@ -204,7 +204,8 @@ def contacts(items: list[Interaction]) -> int:
             continue
         conversation = (i.meta or {}).get("conversation")
         if conversation:
-            conversations.add((i.channel, str(conversation)))
+            # One conversation may move from live to async chat: it is still one contact.
+            conversations.add(str(conversation))
         else:
             count += 1
     return count + len(conversations)

@@ -83,9 +83,8 @@ def _call_meta(item: Interaction) -> dict[str, Any]:
     return dict((item.meta or {}).get("call") or {})
 
 
-def _set_call_meta(item: Interaction, call: dict[str, Any]) -> None:
-    # A new dict, so that the JSON column sees the change.
-    item.meta = {**(item.meta or {}), "call": call}
+def _with_call(item: Interaction, call: dict[str, Any]) -> dict[str, Any]:
+    return {**(item.meta or {}), "call": call}
 
 
 def _case_to_join(session: Session, event: CallEvent, subscriber: Subscriber | None) -> Case | None:
@@ -152,7 +151,9 @@ def _answer(session: Session, item: Interaction, agent_id: int | None, at: datet
     call.update(state="answered", answered_at=at.isoformat())
     if agent_id is not None:
         call["agent_id"] = agent_id
-    _set_call_meta(item, call)
+    actions.update_interaction(
+        session, item.id, now=at, actor=ACTOR, meta=_with_call(item, call), answered=True
+    )
     record(
         session,
         at=at,
@@ -172,10 +173,7 @@ def _answer(session: Session, item: Interaction, agent_id: int | None, at: datet
 
 
 def _end(session: Session, item: Interaction, agent_id: int | None, at: datetime) -> bool:
-    """Record the end of the call: ``ended_at`` and the handle time (answer to hang-up).
-
-    This writes the interaction row directly: ``homeport.support.actions`` has no action for
-    the end of an interaction yet (reported to the lead)."""
+    """Record the end of the call: ``ended_at`` and the handle time (answer to hang-up)."""
     call = _call_meta(item)
     if call.get("state") == "ended" or item.ended_at is not None:
         return False
@@ -189,9 +187,15 @@ def _end(session: Session, item: Interaction, agent_id: int | None, at: datetime
     if agent_id is not None and not call.get("agent_id"):
         call["agent_id"] = agent_id
     call["state"] = "ended"
-    _set_call_meta(item, call)
-    item.ended_at = ended
-    item.handle_time_s = max(handle, 0)
+    actions.update_interaction(
+        session,
+        item.id,
+        now=at,
+        actor=ACTOR,
+        meta=_with_call(item, call),
+        ended_at=ended,
+        handle_time_s=max(handle, 0),
+    )
     record(
         session,
         at=at,
@@ -203,9 +207,6 @@ def _end(session: Session, item: Interaction, agent_id: int | None, at: datetime
         handle_time_s=item.handle_time_s,
         missed=bool(call.get("missed")),
     )
-    case = session.get(Case, item.case_id)
-    if case is not None:
-        case.updated_at = max(case.updated_at, at)
     return True
 
 

@@ -7,7 +7,7 @@
   reactive case in channel ``sms``.
 - **Keywords**: a message that is only STOP (or STOPALL, UNSUBSCRIBE, CANCEL, END, QUIT) turns
   the subscriber's SMS consent off; START (or YES, UNSTOP) turns it back on, through
-  :func:`homeport.subscribers.actions.upsert_subscriber`. A keyword joins a live SMS thread if
+  :func:`homeport.subscribers.actions.set_consent`. A keyword joins a live SMS thread if
   there is one, but never opens a case.
 """
 
@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 from homeport.audit.actions import Actor
 from homeport.subscribers import actions as subscriber_actions
 from homeport.subscribers.models import Subscriber
-from homeport.subscribers.schemas import SubscriberIn
 from homeport.support import actions
 from homeport.support.models import LIVE_STATUSES, Case
 
@@ -63,19 +62,7 @@ def keyword_of(body: str) -> str:
 
 def set_sms_consent(session: Session, subscriber: Subscriber, value: bool, now: datetime) -> bool:
     """Turn the subscriber's SMS consent on or off (audited by the subscribers domain)."""
-    if subscriber.consent_sms == value:
-        return False
-    data = SubscriberIn(
-        account_number=subscriber.account_number,
-        name=subscriber.name,
-        email=subscriber.email,
-        plan_code=subscriber.plan.code if subscriber.plan else None,
-        status=subscriber.status,
-        journey_stage=subscriber.journey_stage,
-        consent_sms=value,
-    )
-    subscriber_actions.upsert_subscriber(session, data, actor=ACTOR, now=now)
-    return True
+    return subscriber_actions.set_consent(session, subscriber.id, sms=value, actor=ACTOR, now=now)
 
 
 def thread_case(
