@@ -309,8 +309,8 @@ def _get_case(session: Session, case_id: int, *, lock: bool = False) -> Case:
     return case
 
 
-def _live_case(session: Session, case_id: int) -> Case:
-    """The case, following merges to the case it was merged into."""
+def live_case(session: Session, case_id: int) -> Case:
+    """The case (locked for update), following merges to the case it was merged into."""
     case = _get_case(session, case_id, lock=True)
     seen = {case.id}
     while case.merged_into_id is not None and case.merged_into_id not in seen:
@@ -496,7 +496,7 @@ def add_interaction(
         existing = find_interaction(session, item.channel, item.external_id)
         if existing is not None:
             return existing, False
-    case = _live_case(session, case_id)
+    case = live_case(session, case_id)
     if case.status == "closed":
         raise Conflict(f"case {case.id} is closed: open a new case")
     return _add(session, case, item, now=now, actor=actor), True
@@ -882,7 +882,7 @@ def merge(
     if duplicate_id == into_id:
         raise ValidationFailed("cannot merge", [FieldError("into", "a different case")])
     dup = _get_case(session, duplicate_id, lock=True)
-    into = _live_case(session, into_id)
+    into = live_case(session, into_id)
     if into.id == dup.id:
         raise Conflict(f"case {into_id} was merged into case {duplicate_id}")
     if dup.subscriber_id is not None and into.subscriber_id not in (None, dup.subscriber_id):

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from homeport.audit.actions import Actor
-from homeport.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from homeport.core.errors import Conflict, FieldError, ValidationFailed
 from homeport.core.settings import load_settings
 from homeport.subscribers.models import Subscriber
 from homeport.support import actions
@@ -45,20 +45,6 @@ def reply_subject(case: Case) -> str:
     """``Re: <case subject> [Case #id]``, without stacking prefixes or tags."""
     base = _REPLY_PREFIX.sub("", CASE_TAG.sub("", case.subject)).strip() or "Your support case"
     return f"Re: {base} [Case #{case.id}]"
-
-
-def _live_case(session: Session, case_id: int) -> Case:
-    case = session.get(Case, case_id)
-    if case is None:
-        raise NotFound(f"no case {case_id}")
-    seen = {case.id}
-    while case.merged_into_id is not None and case.merged_into_id not in seen:
-        nxt = session.get(Case, case.merged_into_id)
-        if nxt is None:
-            break
-        case = nxt
-        seen.add(case.id)
-    return case
 
 
 def thread_ids(session: Session, case_id: int) -> tuple[str | None, list[str]]:
@@ -122,7 +108,7 @@ def reply(
         raise ValidationFailed("invalid reply", [FieldError("channel", "email or sms")])
     if not body.strip():
         raise ValidationFailed("invalid reply", [FieldError("body", "required")])
-    case = _live_case(session, case_id)
+    case = actions.live_case(session, case_id)
     if case.status == "closed":
         raise Conflict(f"case {case.id} is closed: open a new case")
     recipient = recipient_of(session, case, channel)

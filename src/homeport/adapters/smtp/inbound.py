@@ -76,17 +76,6 @@ class SenderLimit:
             return True
 
 
-def _live(session: Session, case: Case) -> Case:
-    seen = {case.id}
-    while case.merged_into_id is not None and case.merged_into_id not in seen:
-        nxt = session.get(Case, case.merged_into_id)
-        if nxt is None:
-            break
-        case = nxt
-        seen.add(case.id)
-    return case
-
-
 def _by_headers(session: Session, mail: InboundMail) -> Case | None:
     ids = mail.thread_ids[:50]
     if not ids:
@@ -121,7 +110,7 @@ def _by_tag(session: Session, mail: InboundMail) -> Case | None:
 def thread_of(session: Session, mail: InboundMail) -> Case | None:
     """The case this message belongs to (following merges), if any."""
     case = _by_headers(session, mail) or _by_tag(session, mail)
-    return _live(session, case) if case is not None else None
+    return actions.live_case(session, case.id) if case is not None else None
 
 
 def _interaction(mail: InboundMail, author_kind: str) -> actions.NewInteraction:
