@@ -75,6 +75,9 @@ def test_queue_lists_my_team_live_cases_with_counters_and_sla(
     assert "Invoice is wrong" in subjects(everyone.text)
     found = client.get("/console?scope=all&q=CHARGED")
     assert subjects(found.text) == ["Invoice is wrong"]
+    # A search is neither counted nor polled (its statement is the page's dearest).
+    assert "pause while you search" in found.text and "data-poll=" not in found.text
+    assert client.get("/console/poll?q=charged").json()["counts"] is None
     urgent = client.get("/console?priority=urgent&channel=phone")
     assert subjects(urgent.text) == ["No internet at all"]
     # A form that sends every field, empty ones too, is answered with the short URL.
@@ -484,3 +487,25 @@ def test_an_unknown_sender_is_linked_to_a_subscriber(
     assert case_of(db, case_id).subscriber_id is not None
     page = client.get(f"/console/cases/{case_id}")
     assert "Bob Jones" in page.text and "Unknown sender" not in page.text
+
+
+def test_the_score_chart_is_drawn_once_per_home_and_window(
+    agent: tuple[TestClient, str], desk: Desk
+) -> None:
+    from homeport.web.views import console
+
+    client, _ = agent
+    console._charts.clear()
+    first = client.get(f"/console/cases/{desk.cases['wifi']}").text
+    again = client.get(f"/console/cases/{desk.cases['wifi']}").text
+    other_case_same_home = client.get(f"/console/cases/{desk.cases['hostile']}").text
+    assert len(console._charts) == 1
+
+    def chart(html: str) -> str:
+        found = re.search(r'<figure class="chart" id="chart-history">.*?</figure>', html, re.S)
+        assert found is not None
+        return found.group(0)
+
+    assert chart(first) == chart(again) == chart(other_case_same_home)
+    client.get(f"/console/cases/{desk.cases['urgent']}")  # Bob's home: another chart
+    assert len(console._charts) == 2

@@ -114,9 +114,14 @@ def staff_names(session: Session, ids: Sequence[int | None]) -> dict[int, str]:
     return {r.id: r.name or r.email for r in rows}
 
 
-def queue_rows(session: Session, cases: Sequence[Case], now: datetime) -> list[QueueRow]:
+def queue_rows(
+    session: Session,
+    cases: Sequence[Case],
+    now: datetime,
+    queue_names: dict[int, str] | None = None,
+) -> list[QueueRow]:
     """The cases with their subscriber, queue and assignee names and SLA state: four
-    statements whatever the number of rows."""
+    statements whatever the number of rows (three when the caller has the queue names)."""
     sub_ids = sorted({c.subscriber_id for c in cases if c.subscriber_id is not None})
     subs = (
         {
@@ -130,7 +135,11 @@ def queue_rows(session: Session, cases: Sequence[Case], now: datetime) -> list[Q
         if sub_ids
         else {}
     )
-    queues = {q.id: q.name for q in session.scalars(select(SupportQueue))}
+    queues = (
+        queue_names
+        if queue_names is not None
+        else {q.id: q.name for q in session.scalars(select(SupportQueue))}
+    )
     names = staff_names(session, [c.assignee_id for c in cases])
     policies = _policies(session) if cases else {}
     rows = []
@@ -165,6 +174,18 @@ def live_counts(session: Session, f: CaseFilter) -> dict[str, int]:
             breached += n
     counts["breached"] = breached
     return counts
+
+
+def page_stamp(
+    session: Session, f: CaseFilter, *, before_id: int | None = None, limit: int = PAGE_SIZE
+) -> list[tuple[int, datetime, str, int | None]]:
+    """(id, updated_at, status, assignee) of the cases :func:`service.list_cases` would list:
+    what the queue's poll compares, without loading whole cases."""
+    stmt = service._filtered(select(Case.id, Case.updated_at, Case.status, Case.assignee_id), f)
+    if before_id is not None:
+        stmt = stmt.where(Case.id < before_id)
+    rows = session.execute(stmt.order_by(Case.id.desc()).limit(limit))
+    return [(r.id, r.updated_at, r.status, r.assignee_id) for r in rows]
 
 
 def queues_of_team(session: Session, team_id: int | None) -> list[SupportQueue]:

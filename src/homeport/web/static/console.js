@@ -124,7 +124,7 @@ document.addEventListener("DOMContentLoaded", () => {
         });
         if (!response.ok) throw new Error(String(response.status));
         const data = await response.json();
-        for (const [status, n] of Object.entries(data.counts)) {
+        for (const [status, n] of Object.entries(data.counts || {})) {
           const cell = counters.querySelector(`[data-count="${status}"]`);
           if (cell && cell.textContent !== String(n)) cell.textContent = String(n);
         }

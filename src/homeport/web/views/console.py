@@ -10,18 +10,24 @@ number of web processes behind a load balancer (no in-process event stream to sh
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import QueryParams
 
 from homeport.audit.actions import Actor
 from homeport.core.errors import FieldError, NotFound, ValidationFailed
+from homeport.health import service as health_service
 from homeport.identity.api import Access
 from homeport.identity.models import StaffUser
 from homeport.identity.schemas import Principal
@@ -219,9 +225,9 @@ class QueueQuery:
         )
 
 
-def _stamp(cases: list[Case]) -> str:
-    """Changes when any case of the first page changes (or one joins or leaves it)."""
-    text = ";".join(f"{c.id}:{c.updated_at.isoformat()}:{c.status}:{c.assignee_id}" for c in cases)
+def _stamp(rows: Sequence[tuple[int, datetime, str, int | None]]) -> str:
+    """Changes when any case of the page changes (or one joins or leaves it)."""
+    text = ";".join(f"{i}:{at.isoformat()}:{status}:{who}" for i, at, status, who in rows)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -239,10 +245,11 @@ def queue_page(request: Request) -> Response:
         cases = service.list_cases(session, f, limit=reads.PAGE_SIZE + 1, before_id=query.before_id)
         more = len(cases) > reads.PAGE_SIZE
         cases = cases[: reads.PAGE_SIZE]
-        rows = reads.queue_rows(session, cases, now)
-        counts = reads.live_counts(session, f)
-        my_queues = reads.queues_of_team(session, me.team_id)
-        all_queues = my_queues if me.team_id is None else reads.queues_of_team(session, None)
+        all_queues = reads.queues_of_team(session, None)
+        my_queues = [q for q in all_queues if me.team_id is None or q.team_id == me.team_id]
+        rows = reads.queue_rows(session, cases, now, {q.id: q.name for q in all_queues})
+        # A search is not counted nor polled: its statement is the dearest of the page.
+        counts = None if query.q else reads.live_counts(session, f)
         return render(
             request,
             "console/queue.html",
@@ -255,7 +262,7 @@ def queue_page(request: Request) -> Response:
             me=me,
             my_queues=my_queues,
             queues=all_queues,
-            stamp=_stamp(cases),
+            stamp=_stamp([(c.id, c.updated_at, c.status, c.assignee_id) for c in cases]),
             poll_s=POLL_S,
             poll_url="/console/poll" + (f"?{request.url.query}" if request.url.query else ""),
             shortcuts=SHORTCUTS_QUEUE,
@@ -272,11 +279,9 @@ def queue_poll(request: Request) -> Response:
     with request.app.state.db.session() as session:
         me = _me(session, principal)
         f = query.case_filter(me)
-        cases = service.list_cases(session, f, limit=reads.PAGE_SIZE, before_id=query.before_id)
-        counts = reads.live_counts(session, f)
-    return JSONResponse(
-        {"counts": counts, "stamp": _stamp(cases)}, headers={"Cache-Control": "no-store"}
-    )
+        stamp = _stamp(reads.page_stamp(session, f, before_id=query.before_id))
+        counts = None if query.q else reads.live_counts(session, f)
+    return JSONResponse({"counts": counts, "stamp": stamp}, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/console/take-next", dependencies=[Depends(PAGE)])
@@ -318,6 +323,38 @@ def _check_id(case_id: int) -> None:
         raise NotFound(f"no case {case_id}")
 
 
+#: A home's score chart is drawn again at most this often (seconds): an agent's page comes
+#: back after every reply, note or action, and pygal is the dearest part of the 360.
+CHART_TTL_S = 300
+CHART_CACHE_SIZE = 512
+_charts: OrderedDict[tuple[Any, ...], Markup] = OrderedDict()
+_charts_lock = threading.Lock()
+
+
+def _history_chart(request: Request, experience: health_service.Experience) -> Markup:
+    """The subscriber page's score-history chart, kept per process for :data:`CHART_TTL_S`
+    while the home has no newer score (the window it shows ends when it was drawn)."""
+    latest = experience.history[-1] if experience.history else None
+    key = (
+        experience.home_id,
+        int(experience.now.timestamp()) // CHART_TTL_S,
+        experience.since.timestamp() - experience.now.timestamp(),
+        len(experience.history),
+        (latest.period_start, latest.score) if latest else None,
+    )
+    with _charts_lock:
+        found = _charts.get(key)
+        if found is not None:
+            _charts.move_to_end(key)
+            return found
+    chart = health_views.history_chart(request, experience)
+    with _charts_lock:
+        _charts[key] = chart
+        while len(_charts) > CHART_CACHE_SIZE:
+            _charts.popitem(last=False)
+    return chart
+
+
 @router.get("/console/cases/{case_id:int}", dependencies=[Depends(PAGE)])
 def case_page(request: Request, case_id: int) -> Response:
     _check_id(case_id)
@@ -353,7 +390,7 @@ def case_page(request: Request, case_id: int) -> Response:
             sub=subscriber,
             view=panel.view if panel else None,
             experience=experience,
-            history_svg=(health_views.history_chart(request, experience) if experience else None),
+            history_svg=_history_chart(request, experience) if experience else None,
             daily=health_views.daily_table(request, experience) if experience else [],
             gateway=panel.view.gateway if panel else None,
             macros=macros,
