@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session, defer
 
 from homeport.health.models import Outage, OutageMember
 from homeport.support.models import (
-    CASE_STATUSES,
     LIVE_STATUSES,
     Attachment,
     Case,
@@ -90,7 +89,8 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _filtered(stmt: _S, f: CaseFilter) -> _S:
+def filtered(stmt: _S, f: CaseFilter) -> _S:
+    """``stmt`` restricted to the cases matching ``f`` (any select over ``cases``)."""
     if f.status:
         stmt = stmt.where(Case.status.in_(f.status))
     if f.queue_id is not None:
@@ -137,22 +137,10 @@ def list_cases(
     session: Session, f: CaseFilter, *, limit: int = 50, before_id: int | None = None
 ) -> list[Case]:
     """Cases matching ``f``, newest first; ``before_id`` pages on (keyset pagination)."""
-    stmt = _filtered(select(Case), f)
+    stmt = filtered(select(Case), f)
     if before_id is not None:
         stmt = stmt.where(Case.id < before_id)
     return list(session.scalars(stmt.order_by(Case.id.desc()).limit(limit)))
-
-
-def count_by_status(session: Session, f: CaseFilter) -> dict[str, int]:
-    """How many cases matching ``f`` (whatever its status filter) are in each status."""
-    base = replace(f, status=())
-    rows = session.execute(
-        _filtered(select(Case.status, func.count()), base).group_by(Case.status)
-    ).all()
-    counts = dict.fromkeys(CASE_STATUSES, 0)
-    for status, n in rows:
-        counts[status] = n
-    return counts
 
 
 def interactions(session: Session, case_id: int) -> list[Interaction]:
