@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, select
+from sqlalchemy import ColumnElement, Row, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from homeport.core.errors import FieldError, NotFound, ValidationFailed
@@ -152,7 +152,8 @@ class ScoreView:
         return scoring.stars(self.score)
 
     @classmethod
-    def of(cls, row: ExperienceScore) -> ScoreView:
+    def of(cls, row: ExperienceScore | Row[Any]) -> ScoreView:
+        """From a score row, or a row of :data:`SCORE_COLUMNS`."""
         expl: dict[str, Any] = row.explanation or {}
         values = {k: float(getattr(row, k)) for k in scoring.SUBSCORES}
         weakest = str(expl.get("weakest") or min(scoring.SUBSCORES, key=lambda k: values[k]))
@@ -173,6 +174,10 @@ class ScoreView:
             samples=int(expl.get("samples", 0) or 0),
             reasons=reasons[:3],
         )
+
+
+#: The columns :meth:`ScoreView.of` reads.
+SCORE_COLUMNS = ("period_start", "score", *scoring.SUBSCORES, "explanation")
 
 
 def _current_scores(now: datetime) -> Any:
@@ -797,10 +802,12 @@ def home_experience(
     """The home's hourly scores over the last ``days`` days, its open findings (critical first)
     and its latest ``actions`` remote actions. Three statements."""
     since = now - timedelta(days=check_days(days))
+    # Plain columns, not ORM objects: a week is 168 rows on every subscriber page.
+    columns = [getattr(ExperienceScore, name) for name in SCORE_COLUMNS]
     history = [
         ScoreView.of(row)
-        for row in session.scalars(
-            select(ExperienceScore)
+        for row in session.execute(
+            select(*columns)
             .where(
                 ExperienceScore.home_id == home_id,
                 ExperienceScore.period_start > since - timedelta(hours=1),
