@@ -4,7 +4,8 @@ by e-mail and solve the case with an outcome; then the same pages fit a phone.
 
 Debian's Chromium through Playwright against the app served by uvicorn (see test_browser.py).
 When ``HOMEPORT_SCREENSHOT_DIR`` is set (``make screenshots``), the console's screenshots are
-written to ``docs/images/console-*.png``; otherwise to the test's temporary directory.
+written there as ``console-*.png``, beside the other pages' (``docs/screenshots``); otherwise to
+the test's temporary directory.
 """
 
 from __future__ import annotations
@@ -38,7 +39,6 @@ from tests.web.test_browser import (
 
 __all__ = ["live_server"]  # the fixture, shared with test_browser.py
 pytestmark = pytest.mark.browser
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 
 def test_agent_works_a_case_from_the_queue(
@@ -55,7 +55,7 @@ def test_agent_works_a_case_from_the_queue(
         pytest.skip(message)
     from playwright.sync_api import expect, sync_playwright
 
-    shots = DOCS_IMAGES if SCREENSHOT_DIR else tmp_path
+    shots = Path(SCREENSHOT_DIR) if SCREENSHOT_DIR else tmp_path
     shots.mkdir(parents=True, exist_ok=True)
     story = build_story(db, settings)
     desk = build_desk(db, story.fleet, clock.now())
