@@ -408,3 +408,44 @@ def test_list_filters(db: Database, fleet: Fleet, tech: int) -> None:
     with pytest.raises(ValidationFailed) as err:
         dispatch.OrderFilter(status="lost", kind="x", limit=0)
     assert {e.field for e in err.value.errors} == {"status", "kind", "limit"}
+
+
+def test_two_bookings_at_once_cannot_double_book(
+    db: Database, fleet: Fleet, tech: int, database_url: str
+) -> None:
+    """The second booking waits for the first to commit, then sees the clash."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks: PostgreSQL (SQLite runs one writer at a time)")
+    import threading
+
+    first = db.transaction()
+    session = first.__enter__()
+    dispatch.create_work_order(
+        session,
+        subscriber_id=fleet.subscribers["FIL-0001"],
+        kind="repair",
+        window_start=START + timedelta(hours=1),
+        window_end=START + timedelta(hours=3),
+        technician_id=tech,
+        actor=ACTOR,
+        now=START,
+    )
+    outcome: list[BaseException | int] = []
+
+    def second() -> None:
+        try:
+            outcome.append(
+                book(db, fleet, subscriber_id=fleet.subscribers["FIL-0002"], technician_id=tech)
+            )
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    thread.join(timeout=1.0)
+    assert thread.is_alive() and not outcome  # waiting on the technician's row
+    first.__exit__(None, None, None)  # commit the first booking
+    thread.join(timeout=10)
+    [result] = outcome
+    assert isinstance(result, ValidationFailed)
+    assert "already booked" in result.errors[0].message

@@ -127,7 +127,14 @@ def _technician_problem(
     end: datetime,
     exclude: int | None = None,
 ) -> str:
-    user = session.get(StaffUser, technician_id) if 1 <= technician_id <= MAX_ID else None
+    # The technician's row is locked until the booking commits, so that two bookings for the
+    # same technician at once are checked one after the other (PostgreSQL; SQLite writes one
+    # transaction at a time and refuses a writer whose reads went stale).
+    user = (
+        session.get(StaffUser, technician_id, with_for_update={"of": StaffUser})
+        if 1 <= technician_id <= MAX_ID
+        else None
+    )
     if user is None or not user.is_active:
         return f"no active staff user {technician_id}"
     if user.role != "technician":
