@@ -288,3 +288,23 @@ def test_a_flood_of_messages_is_refused_beyond_the_rate_limit(
     refused = [f for f in frames if f["type"] == "error"]
     assert len(refused) == 3 and "too many messages" in refused[0]["error"]
     assert count(db, Interaction) == RATE_LIMIT
+
+
+def test_a_socket_closes_when_its_account_is_deactivated(
+    client: TestClient, db: Database, clock: ManualClock
+) -> None:
+    from homeport.identity.models import SubscriberAccount
+
+    _fleet, account_id, _agent = setup_people(db, clock)
+    client.cookies.set(SESSION_COOKIE, portal_cookie(client))
+    with client.websocket_connect("/ws/chat", headers={"origin": ORIGIN}) as ws:
+        ws.receive_json()
+        ws.send_json({"type": "message", "client_id": "m1", "body": "still there?"})
+        assert ws.receive_json()["type"] == "ack"
+        with db.transaction() as s:
+            s.get_one(SubscriberAccount, account_id).is_active = False
+        ws.send_json({"type": "message", "client_id": "m2", "body": "hello?"})
+        with pytest.raises(WebSocketDisconnect) as closed:
+            ws.receive_json()
+    assert closed.value.code == 4401
+    assert count(db, Interaction) == 1  # the message after deactivation was not stored

@@ -55,6 +55,8 @@ MAX_FRAME = 32 * 1024
 #: Messages one socket may send per :data:`RATE_WINDOW_S` seconds; more are refused.
 RATE_LIMIT = 20
 RATE_WINDOW_S = 10.0
+#: An open socket checks this often that its user is still active (and before each message).
+REVALIDATE_S = 60.0
 STAFF_ROLES = (*AGENT_ROLES, "admin")
 
 
@@ -118,10 +120,13 @@ async def _authenticate(ws: WebSocket, kind: str) -> Principal | None:
 class Connection:
     """One accepted socket: sends are serialised; what it sent itself is not echoed back."""
 
-    def __init__(self, ws: WebSocket, runtime: ChatRuntime, sub: Subscription) -> None:
+    def __init__(
+        self, ws: WebSocket, runtime: ChatRuntime, sub: Subscription, principal: Principal
+    ) -> None:
         self.ws = ws
         self.runtime = runtime
         self.sub = sub
+        self.principal = principal
         self.lock = asyncio.Lock()
         #: Held while this socket saves a message and acknowledges it: the echo of that message
         #: through the hub waits, then is recognised as this socket's own and dropped.
@@ -149,12 +154,32 @@ class Connection:
             if out is not None:
                 await self.send(out)
 
+    async def still_signed_in(self) -> bool:
+        """Whether the socket's user is still an active account (staff deactivated, or a
+        subscriber's account closed, after the socket opened: it is closed)."""
+        current = await asyncio.to_thread(_principal, self.ws)
+        if current is not None and (current.kind, current.id) == (
+            self.principal.kind,
+            self.principal.id,
+        ):
+            return True
+        with contextlib.suppress(Exception):
+            await self.ws.close(UNAUTHENTICATED)
+        return False
+
+    async def watch(self) -> None:
+        """Check the socket's user every :data:`REVALIDATE_S` seconds."""
+        while await self.still_signed_in():
+            await asyncio.sleep(REVALIDATE_S)
+
     async def run(
         self,
         handle: Callable[[dict[str, Any]], Awaitable[None]],
         render: Callable[[dict[str, Any]], Awaitable[dict[str, Any] | None]],
     ) -> None:
-        pump = asyncio.get_running_loop().create_task(self.pump(render))
+        loop = asyncio.get_running_loop()
+        pump = loop.create_task(self.pump(render))
+        watch = loop.create_task(self.watch())
         try:
             while True:
                 text = await self.ws.receive_text()
@@ -181,13 +206,16 @@ class Connection:
                         }
                     )
                     continue
+                if not await self.still_signed_in():
+                    return
                 await handle(data)
         except WebSocketDisconnect:
             pass
         finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pump
+            for task in (pump, watch):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
             self.sub.close()
 
     def allowed(self) -> bool:
@@ -269,7 +297,7 @@ async def subscriber_socket(ws: WebSocket) -> None:
 
     await ws.accept()
     sub = runtime.hub.subscribe([subscriber_topic(subscriber_id)])
-    conn = Connection(ws, runtime, sub)
+    conn = Connection(ws, runtime, sub, principal)
     runtime.present[subscriber_id] += 1
     state: dict[str, int | None] = {"case_id": None}
     try:
@@ -361,7 +389,7 @@ async def agent_case_socket(ws: WebSocket) -> None:
         return
     await ws.accept()
     sub = runtime.hub.subscribe([case_topic(case_id)])
-    conn = Connection(ws, runtime, sub)
+    conn = Connection(ws, runtime, sub, principal)
     await conn.send(first)
 
     async def render(note: dict[str, Any]) -> dict[str, Any] | None:
@@ -406,7 +434,7 @@ async def agent_queue_socket(ws: WebSocket) -> None:
     runtime = await runtime_for(ws.app.state)
     await ws.accept()
     sub = runtime.hub.subscribe([AGENTS, agent_topic(principal.id)])
-    conn = Connection(ws, runtime, sub)
+    conn = Connection(ws, runtime, sub, principal)
     await conn.send({"type": "hello", "staff_id": principal.id})
 
     async def render(note: dict[str, Any]) -> dict[str, Any] | None:
