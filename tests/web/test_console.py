@@ -260,6 +260,12 @@ def test_reply_with_a_macro_note_and_solve_with_outcome(
     with db.session() as s:
         kinds = [(i.direction, i.channel) for i in service.interactions(s, case_id)]
     assert kinds == [("inbound", "email"), ("outbound", "email"), ("internal", "system")]
+    # The history shows who did what, in the BSP's time zone, from the audit trail.
+    history = client.get(f"/console/cases/{case_id}").text.split('id="h-history"')[1]
+    history = history.split("</section>")[0]
+    assert "Ada Agent" in history and "<strong>case.status</strong>" in history
+    assert "status=solved" in history and "outcome=remote_fix" in history
+    assert history.index("interaction.added") < history.index("status=solved")
 
 
 def test_remote_reboot_from_the_case_is_noted_with_its_status(

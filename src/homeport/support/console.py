@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, defer
 
 from homeport.audit.actions import Actor
+from homeport.audit.models import AuditEntry
 from homeport.core.errors import NotFound
 from homeport.health import service as health_service
 from homeport.health.models import DeviceAction, Outage
@@ -251,6 +252,9 @@ class CasePage:
     #: Remote actions recorded on the case's notes (``meta.device_action_id``), by id.
     device_actions: dict[int, DeviceAction]
     merged_into: int | None
+    #: The case's audit trail, oldest first, and the names of the staff in it.
+    history: list[AuditEntry]
+    history_actors: dict[int, str]
 
 
 def case_page(session: Session, case_id: int, now: datetime) -> CasePage:
@@ -285,6 +289,8 @@ def case_page(session: Session, case_id: int, now: datetime) -> CasePage:
         agent_stmt = agent_stmt.where(StaffUser.team_id == case.team_id)
     agents = [(r.id, r.name or r.email) for r in session.execute(agent_stmt)]
     assignee = staff_names(session, [case.assignee_id]).get(case.assignee_id or 0)
+    history = service.case_history(session, case.id)
+    history_actors = staff_names(session, [e.actor_id for e in history if e.actor_kind == "staff"])
     return CasePage(
         case=case,
         sla=sla_state(case, policy, now),
@@ -299,6 +305,8 @@ def case_page(session: Session, case_id: int, now: datetime) -> CasePage:
         macros=service.macros(session),
         device_actions=device_actions,
         merged_into=case.merged_into_id,
+        history=history,
+        history_actors=history_actors,
     )
 
 

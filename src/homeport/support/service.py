@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, defer
 
+from homeport.audit.models import AuditEntry
 from homeport.health.models import Outage, OutageMember
 from homeport.support.models import (
     LIVE_STATUSES,
@@ -222,3 +223,15 @@ def first_contact_resolved(session: Session, case: Case) -> bool | None:
         )
     )
     return not repeat
+
+
+def case_history(session: Session, case_id: int, *, limit: int = 300) -> list[AuditEntry]:
+    """The case's audit trail, oldest first: who opened, routed, assigned, answered, changed,
+    merged and solved it, and when (the latest ``limit`` entries)."""
+    rows = session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.entity_type == "case", AuditEntry.entity_id == str(case_id))
+        .order_by(AuditEntry.at.desc(), AuditEntry.id.desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(rows))
