@@ -159,6 +159,13 @@ def test_open_a_case_add_interactions_and_solve(
             )
             == 2
         )
+    history = client.get(f"/api/v1/cases/{case_id}/history", headers=writer)
+    assert history.status_code == 200
+    entries = history.json()
+    assert entries[0]["action"] == "case.opened" and entries[0]["actor_kind"] == "token"
+    assert entries[-1]["action"] == "case.status"
+    assert entries[-1]["detail"]["outcome"] == "remote_fix"
+    assert client.get("/api/v1/cases/999999/history", headers=writer).status_code == 404
 
 
 def test_bad_input_is_refused_with_reasons(

@@ -31,6 +31,7 @@ from homeport.support.schemas import (
     CaseIn,
     CaseOut,
     CasePageOut,
+    HistoryEntryOut,
     InteractionAddedOut,
     InteractionIn,
     InteractionOut,
@@ -160,6 +161,25 @@ def get_case(request: Request, case_id: int) -> CaseDetailOut:
     """One case with its tags and every interaction (internal notes included), oldest first;
     attachments are listed, not inlined."""
     return _detail(request, case_id)
+
+
+@router.get("/cases/{case_id}/history", dependencies=[Depends(READ)])
+def case_history(request: Request, case_id: int) -> list[HistoryEntryOut]:
+    """The case's audit trail, oldest first: who opened, routed, assigned, answered, changed,
+    merged and solved it, and when (UTC)."""
+    with request.app.state.db.session() as session:
+        if not (1 <= case_id <= MAX_ID) or session.get(Case, case_id) is None:
+            raise NotFound(f"no case {case_id}")
+        return [
+            HistoryEntryOut(
+                at=e.at,
+                actor_kind=e.actor_kind,
+                actor_id=e.actor_id,
+                action=e.action,
+                detail=e.detail or {},
+            )
+            for e in service.case_history(session, case_id)
+        ]
 
 
 @router.post("/cases", status_code=201, dependencies=[Depends(WRITE)])

@@ -186,3 +186,13 @@ class InteractionAddedOut(BaseModel):
     interaction: InteractionOut
     #: False when the channel had delivered this message before (same external_id).
     created: bool
+
+
+class HistoryEntryOut(BaseModel):
+    """One entry of a case's audit trail."""
+
+    at: datetime
+    actor_kind: str
+    actor_id: int | None
+    action: str
+    detail: dict[str, Any]
