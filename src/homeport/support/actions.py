@@ -15,6 +15,7 @@ and external id: Message-ID, call id, SMS id) is recognised and not stored again
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -56,6 +57,7 @@ from homeport.support.models import (
 from homeport.support.service import outage_for_subscriber
 from homeport.support.sla import BusinessHours
 
+log = logging.getLogger("homeport.support")
 ACTOR = Actor.system("proactive")
 #: Finding severity → case priority.
 PRIORITY_OF = {"critical": "high", "warning": "normal", "info": "low"}
@@ -1017,6 +1019,70 @@ def queue_outbound(
     session.add(message)
     session.flush()
     return message
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How an outbound message is retried: ``backoff`` doubling per failed attempt (1, 2, 4 …
+    minutes), at most ``max_backoff`` apart, given up after ``max_attempts``."""
+
+    max_attempts: int = 10
+    backoff: timedelta = timedelta(minutes=1)
+    max_backoff: timedelta = timedelta(hours=1)
+
+    def at(self, attempts: int, now: datetime) -> datetime:
+        """When to try again after ``attempts`` failed attempts."""
+        delay: timedelta = self.backoff * (2 ** max(0, attempts - 1))
+        return now + min(delay, self.max_backoff)
+
+
+def due_outbound(
+    session: Session, channel: str, *, now: datetime, limit: int
+) -> list[OutboundMessage]:
+    """Queued messages of ``channel`` due now, oldest due first, locked for this sender
+    (another sender process skips them: ``SKIP LOCKED`` on PostgreSQL)."""
+    return list(
+        session.scalars(
+            select(OutboundMessage)
+            .where(
+                OutboundMessage.channel == channel,
+                OutboundMessage.status == "queued",
+                OutboundMessage.next_attempt_at <= now,
+            )
+            .order_by(OutboundMessage.next_attempt_at, OutboundMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def outbound_sent(
+    message: OutboundMessage, *, now: datetime, headers: dict[str, Any] | None = None
+) -> None:
+    """The channel accepted the message (``headers``: what it answered, e.g. its id)."""
+    message.status = "sent"
+    message.sent_at = now
+    message.attempts += 1
+    message.last_error = ""
+    if headers:
+        message.headers = {**(message.headers or {}), **headers}
+
+
+def outbound_failed(
+    message: OutboundMessage, error: str, *, now: datetime, permanent: bool, retry: Retry
+) -> str:
+    """One failed attempt: ``"failed"`` when permanent or out of attempts, else ``"retry"``
+    with the next attempt scheduled. Logged either way."""
+    message.attempts += 1
+    message.last_error = error[:2000]
+    what = f"{message.channel} {message.id} to {message.recipient}"
+    if permanent or message.attempts >= retry.max_attempts:
+        message.status = "failed"
+        log.warning("%s failed: %s", what, error)
+        return "failed"
+    message.next_attempt_at = retry.at(message.attempts, now)
+    log.info("%s: %s; retry at %s", what, error, message.next_attempt_at.isoformat())
+    return "retry"
 
 
 def fill_capacity(session: Session, *, now: datetime, actor: Actor | None = None) -> int:

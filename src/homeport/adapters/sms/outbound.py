@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from prometheus_client import Counter
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from homeport.core.settings import Settings
@@ -118,28 +117,10 @@ class SmsSender:
             raise ValueError(f"sms_provider_url must be an http(s) URL, not {config.url!r}")
         self.config = config
         self.batch = batch
-        self.max_attempts = max_attempts
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+        self.retry = actions.Retry(max_attempts, backoff, max_backoff)
 
     def retry_at(self, attempts: int, now: datetime) -> datetime:
-        delay: timedelta = self.backoff * (2 ** max(0, attempts - 1))
-        return now + min(delay, self.max_backoff)
-
-    def _due(self, session: Session, now: datetime) -> list[OutboundMessage]:
-        return list(
-            session.scalars(
-                select(OutboundMessage)
-                .where(
-                    OutboundMessage.channel == "sms",
-                    OutboundMessage.status == "queued",
-                    OutboundMessage.next_attempt_at <= now,
-                )
-                .order_by(OutboundMessage.next_attempt_at, OutboundMessage.id)
-                .limit(self.batch)
-                .with_for_update(skip_locked=True)
-            )
-        )
+        return self.retry.at(attempts, now)
 
     @staticmethod
     def opted_out(session: Session, message: OutboundMessage) -> bool:
@@ -153,17 +134,11 @@ class SmsSender:
         return subscriber is not None and not subscriber.consent_sms
 
     def _failed(self, message: OutboundMessage, error: str, now: datetime, permanent: bool) -> str:
-        message.attempts += 1
-        message.last_error = error[:2000]
-        if permanent or message.attempts >= self.max_attempts:
-            message.status = "failed"
-            SENT.labels("failed").inc()
-            log.warning("SMS %d to %s failed: %s", message.id, message.recipient, error)
-            return "failed"
-        message.next_attempt_at = self.retry_at(message.attempts, now)
-        SENT.labels("retry").inc()
-        log.info("SMS %d: %s; retry at %s", message.id, error, message.next_attempt_at)
-        return "retry"
+        outcome = actions.outbound_failed(
+            message, error, now=now, permanent=permanent, retry=self.retry
+        )
+        SENT.labels(outcome).inc()
+        return outcome
 
     def send_one(self, session: Session, message: OutboundMessage, now: datetime) -> str:
         if self.opted_out(session, message):
@@ -172,11 +147,7 @@ class SmsSender:
             provider_id = post(self.config, message.recipient, message.body)
         except SendError as exc:
             return self._failed(message, str(exc), now, exc.permanent)
-        message.status = "sent"
-        message.sent_at = now
-        message.attempts += 1
-        message.last_error = ""
-        message.headers = {**(message.headers or {}), "provider_id": provider_id}
+        actions.outbound_sent(message, now=now, headers={"provider_id": provider_id})
         SENT.labels("sent").inc()
         log.info("SMS %d sent to %s (%s)", message.id, message.recipient, provider_id)
         return "sent"
@@ -184,7 +155,7 @@ class SmsSender:
     def send_due(self, session: Session, now: datetime) -> SendRun:
         """Send what is due now, marking each message in ``session`` (the caller commits)."""
         run = SendRun()
-        for message in self._due(session, now):
+        for message in actions.due_outbound(session, "sms", now=now, limit=self.batch):
             outcome = self.send_one(session, message, now)
             if outcome == "sent":
                 run.sent += 1

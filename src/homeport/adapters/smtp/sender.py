@@ -23,10 +23,10 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from prometheus_client import Counter
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from homeport.core.settings import Settings
+from homeport.support import actions
 from homeport.support.models import OutboundMessage
 
 log = logging.getLogger("homeport.email")
@@ -120,15 +120,12 @@ class SmtpSender:
     ) -> None:
         self.config = config
         self.batch = batch
-        self.max_attempts = max_attempts
-        self.backoff = backoff
-        self.max_backoff = max_backoff
+        self.retry = actions.Retry(max_attempts, backoff, max_backoff)
 
     def retry_at(self, attempts: int, now: datetime) -> datetime:
         """When to try again after ``attempts`` failed attempts: 1, 2, 4 … minutes, at most an
         hour."""
-        delay: timedelta = self.backoff * (2 ** max(0, attempts - 1))
-        return now + min(delay, self.max_backoff)
+        return self.retry.at(attempts, now)
 
     def _connect(self) -> smtplib.SMTP:
         c = self.config
@@ -143,46 +140,19 @@ class SmtpSender:
             raise
         return smtp
 
-    def _due(self, session: Session, now: datetime) -> list[OutboundMessage]:
-        return list(
-            session.scalars(
-                select(OutboundMessage)
-                .where(
-                    OutboundMessage.channel == "email",
-                    OutboundMessage.status == "queued",
-                    OutboundMessage.next_attempt_at <= now,
-                )
-                .order_by(OutboundMessage.next_attempt_at, OutboundMessage.id)
-                .limit(self.batch)
-                .with_for_update(skip_locked=True)
-            )
-        )
-
     def _failed(
         self, message: OutboundMessage, error: str, now: datetime, *, permanent: bool
     ) -> str:
-        message.attempts += 1
-        message.last_error = error[:2000]
-        if permanent or message.attempts >= self.max_attempts:
-            message.status = "failed"
-            SENT.labels("failed").inc()
-            log.warning("email %d to %s failed: %s", message.id, message.recipient, error)
-            return "failed"
-        message.next_attempt_at = self.retry_at(message.attempts, now)
-        SENT.labels("retry").inc()
-        log.info(
-            "email %d to %s: %s; retry at %s",
-            message.id,
-            message.recipient,
-            error,
-            message.next_attempt_at.isoformat(),
+        outcome = actions.outbound_failed(
+            message, error, now=now, permanent=permanent, retry=self.retry
         )
-        return "retry"
+        SENT.labels(outcome).inc()
+        return outcome
 
     def send_due(self, session: Session, now: datetime) -> SendRun:
         """Send what is due now, marking each message in ``session`` (the caller commits)."""
         run = SendRun()
-        due = self._due(session, now)
+        due = actions.due_outbound(session, "email", now=now, limit=self.batch)
         if not due:
             return run
         try:
@@ -233,10 +203,7 @@ class SmtpSender:
             return self._failed(message, f"{type(exc).__name__}: {exc}", now, permanent=False)
         if refused:
             return self._failed(message, f"refused: {refused}", now, permanent=True)
-        message.status = "sent"
-        message.sent_at = now
-        message.attempts += 1
-        message.last_error = ""
+        actions.outbound_sent(message, now=now)
         SENT.labels("sent").inc()
         log.info("email %d sent to %s", message.id, message.recipient)
         return "sent"
