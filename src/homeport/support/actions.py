@@ -860,15 +860,24 @@ def set_tags(
 
 
 def add_note(
-    session: Session, case_id: int, body: str, *, now: datetime, actor: Actor, author_id: int
+    session: Session,
+    case_id: int,
+    body: str,
+    *,
+    now: datetime,
+    actor: Actor,
+    author_id: int | None,
+    meta: dict[str, Any] | None = None,
 ) -> Interaction:
-    """An internal note: seen by staff only, never sent to the subscriber."""
+    """An internal note: seen by staff only, never sent to the subscriber. ``meta`` links it to
+    what it reports (a remote action, a guided step)."""
     note = NewInteraction(
         channel="system",
         direction="internal",
         author_kind="agent",
         author_id=author_id,
         body=body,
+        meta=meta or {},
     )
     if not body.strip():
         raise ValidationFailed("empty note", [FieldError("body", "required")])
@@ -1398,18 +1407,13 @@ def case_for_visit_done(session: Session, event: WorkOrderCompleted) -> Case | N
     if event.quality_passed is False:
         visit += "; the install-quality check did not pass"
     if event.outcome == "not_fixed":
-        _add(
+        add_note(
             session,
-            case,
-            NewInteraction(
-                channel="system",
-                direction="internal",
-                author_kind="agent",
-                author_id=event.technician_id,
-                body=visit + ".",
-            ),
+            case.id,
+            visit + ".",
             now=event.at,
             actor=VISIT_ACTOR,
+            author_id=event.technician_id,
         )
         _set_status(session, case, "open", now=event.at, actor=VISIT_ACTOR, reason=visit)
         return case

@@ -290,21 +290,16 @@ async def remote_action(
             now=now,
         )
         detail = ", ".join(f"{k} {v}" for k, v in sorted(params.items()))
-        actions.add_interaction(
+        actions.add_note(
             session,
             case_id,
-            actions.NewInteraction(
-                channel="system",
-                direction="internal",
-                author_kind="agent",
-                author_id=p.id,
-                body=f"Remote action: {REMOTE_ACTIONS[kind]} ({device_id})"
-                + (f" — {detail}" if detail else "")
-                + ".",
-                meta={"device_action_id": action.id, "device_action_kind": kind},
-            ),
+            f"Remote action: {REMOTE_ACTIONS[kind]} ({device_id})"
+            + (f" — {detail}" if detail else "")
+            + ".",
             now=now,
             actor=actor,
+            author_id=p.id,
+            meta={"device_action_id": action.id, "device_action_kind": kind},
         )
 
     return await _write(
@@ -333,20 +328,14 @@ async def guided_step(request: Request, case_id: int, flow: Short) -> Response:
             health=settings.health,
             silent_after=quiet,
         )
-        actions.add_interaction(
+        actions.add_note(
             session,
             case_id,
-            actions.NewInteraction(
-                channel="system",
-                direction="internal",
-                author_kind="agent",
-                author_id=p.id,
-                body=f"Guided step ({flow}, {run.outcome.step}): {run.outcome.result}. "
-                f"{run.outcome.text}",
-                meta={"guided_step_id": run.guided_step_id},
-            ),
+            f"Guided step ({flow}, {run.outcome.step}): {run.outcome.result}. {run.outcome.text}",
             now=now,
             actor=actor,
+            author_id=p.id,
+            meta={"guided_step_id": run.guided_step_id},
         )
 
     return await _write(request, case_id, work, "Step run and recorded.", anchor="guided")
@@ -367,20 +356,15 @@ async def guided_action(request: Request, case_id: int, step_id: int) -> Respons
             session, guided_step_id=step_id, actor=actor, now=now, health=settings.health
         )
         detail = ", ".join(f"{k} {v}" for k, v in sorted(action.params.items()))
-        actions.add_interaction(
+        actions.add_note(
             session,
             case_id,
-            actions.NewInteraction(
-                channel="system",
-                direction="internal",
-                author_kind="agent",
-                author_id=p.id,
-                body=f"Remote action proposed by the guided step: {_words(action.kind)}"
-                f" ({action.device_id})" + (f" — {detail}" if detail else "") + ".",
-                meta={"device_action_id": action.id, "device_action_kind": action.kind},
-            ),
+            f"Remote action proposed by the guided step: {_words(action.kind)}"
+            f" ({action.device_id})" + (f" — {detail}" if detail else "") + ".",
             now=now,
             actor=actor,
+            author_id=p.id,
+            meta={"device_action_id": action.id, "device_action_kind": action.kind},
         )
 
     return await _write(request, case_id, work, "Proposed action queued.", anchor="guided")
