@@ -1045,6 +1045,30 @@ class Retry:
         return now + min(delay, self.max_backoff)
 
 
+@dataclass
+class SendRun:
+    """What one run of an outbound sender did, by outcome of each message."""
+
+    #: How the messages are called in the summary ("SMS"), or nothing.
+    noun: str = ""
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    def add(self, outcome: str) -> None:
+        """Count one message's outcome: ``"sent"``, ``"retry"`` or ``"failed"``."""
+        if outcome == "sent":
+            self.sent += 1
+        elif outcome == "failed":
+            self.failed += 1
+        else:
+            self.retried += 1
+
+    def __str__(self) -> str:
+        noun = f"{self.noun} " if self.noun else ""
+        return f"{self.sent} {noun}sent, {self.retried} to retry, {self.failed} failed"
+
+
 def due_outbound(
     session: Session, channel: str, *, now: datetime, limit: int
 ) -> list[OutboundMessage]:

@@ -67,16 +67,6 @@ class SendError(Exception):
         self.permanent = permanent
 
 
-@dataclass
-class SendRun:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-
-    def __str__(self) -> str:
-        return f"{self.sent} SMS sent, {self.retried} to retry, {self.failed} failed"
-
-
 def post(config: ProviderConfig, to: str, body: str) -> str:
     """Send one SMS; returns the provider's message id. Raises :class:`SendError`."""
     data = urlencode({"To": to, "From": config.sender, "Body": body}).encode()
@@ -152,17 +142,11 @@ class SmsSender:
         log.info("SMS %d sent to %s (%s)", message.id, message.recipient, provider_id)
         return "sent"
 
-    def send_due(self, session: Session, now: datetime) -> SendRun:
+    def send_due(self, session: Session, now: datetime) -> actions.SendRun:
         """Send what is due now, marking each message in ``session`` (the caller commits)."""
-        run = SendRun()
+        run = actions.SendRun("SMS")
         for message in actions.due_outbound(session, "sms", now=now, limit=self.batch):
-            outcome = self.send_one(session, message, now)
-            if outcome == "sent":
-                run.sent += 1
-            elif outcome == "failed":
-                run.failed += 1
-            else:
-                run.retried += 1
+            run.add(self.send_one(session, message, now))
         return run
 
     def run(self, session: Session, now: datetime, _last_ok: datetime | None) -> str:

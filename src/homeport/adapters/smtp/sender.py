@@ -67,16 +67,6 @@ class RelayConfig:
         )
 
 
-@dataclass
-class SendRun:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-
-    def __str__(self) -> str:
-        return f"{self.sent} sent, {self.retried} to retry, {self.failed} failed"
-
-
 def _text(said: bytes | str) -> str:
     return said.decode("utf-8", "replace") if isinstance(said, bytes) else str(said)
 
@@ -149,9 +139,9 @@ class SmtpSender:
         SENT.labels(outcome).inc()
         return outcome
 
-    def send_due(self, session: Session, now: datetime) -> SendRun:
+    def send_due(self, session: Session, now: datetime) -> actions.SendRun:
         """Send what is due now, marking each message in ``session`` (the caller commits)."""
-        run = SendRun()
+        run = actions.SendRun()
         due = actions.due_outbound(session, "email", now=now, limit=self.batch)
         if not due:
             return run
@@ -161,23 +151,13 @@ class SmtpSender:
             permanent = isinstance(exc, smtplib.SMTPAuthenticationError)
             error = f"relay {self.config.host}:{self.config.port}: {exc}"
             for message in due:
-                outcome = self._failed(message, error, now, permanent=False)
-                if outcome == "failed":
-                    run.failed += 1
-                else:
-                    run.retried += 1
+                run.add(self._failed(message, error, now, permanent=False))
             if permanent:
                 log.error("cannot log in to the SMTP relay: %s", exc)
             return run
         try:
             for message in due:
-                outcome = self._send_one(smtp, message, now)
-                if outcome == "sent":
-                    run.sent += 1
-                elif outcome == "failed":
-                    run.failed += 1
-                else:
-                    run.retried += 1
+                run.add(self._send_one(smtp, message, now))
         finally:
             try:
                 smtp.quit()
