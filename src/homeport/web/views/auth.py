@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
@@ -26,6 +27,62 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+async def sign_in(
+    request: Request,
+    *,
+    kind: str,
+    authenticate: Callable[..., Any],
+    template: str,
+    email: str,
+    password: str,
+    next: str,
+) -> Response:
+    """The sign-in form's POST for staff (``/login``) and subscribers (``/portal/login``):
+    check the password with sign-in throttling, then start a fresh session and go to ``next``
+    (already made safe by the caller), or show the form again with the reason."""
+    settings = request.app.state.settings
+    throttle = actions.Throttle(
+        settings.login_max_failures, timedelta(seconds=settings.login_window_s)
+    )
+    client = client_address(request)
+
+    def attempt() -> int | None:
+        with request.app.state.db.transaction() as session:
+            who = authenticate(
+                session,
+                email=email,
+                password=password,
+                client=client,
+                now=request.app.state.clock.now(),
+                throttle=throttle,
+            )
+            return int(who.id) if who else None
+
+    try:
+        user_id = await run_in_threadpool(attempt)
+    except Throttled as exc:
+        return render(
+            request,
+            template,
+            status_code=429,
+            next=next,
+            email=email,
+            error="Too many failed sign-ins. Wait "
+            f"{exc.retry_after_s // 60} minutes and try again.",
+        )
+    if user_id is None:
+        return render(
+            request,
+            template,
+            status_code=401,
+            next=next,
+            email=email,
+            error="Wrong e-mail address or password.",
+        )
+    start_session(request, kind=kind, user_id=user_id)
+    return RedirectResponse(next, status_code=303)
+
+
 @router.get("/login", dependencies=[Depends(Access.public(page=True))], include_in_schema=False)
 def login_form(request: Request, next: str = "/") -> Response:
     return render(request, "login.html", next=_safe_next(next), error=None, email="")
@@ -42,47 +99,15 @@ async def login(
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form()] = "/",
 ) -> Response:
-    settings = request.app.state.settings
-    throttle = actions.Throttle(
-        settings.login_max_failures, timedelta(seconds=settings.login_window_s)
+    return await sign_in(
+        request,
+        kind="staff",
+        authenticate=actions.authenticate_staff,
+        template="login.html",
+        email=email,
+        password=password,
+        next=_safe_next(next),
     )
-    client = client_address(request)
-
-    def attempt() -> int | None:
-        with request.app.state.db.transaction() as session:
-            user = actions.authenticate_staff(
-                session,
-                email=email,
-                password=password,
-                client=client,
-                now=request.app.state.clock.now(),
-                throttle=throttle,
-            )
-            return user.id if user else None
-
-    try:
-        user_id = await run_in_threadpool(attempt)
-    except Throttled as exc:
-        return render(
-            request,
-            "login.html",
-            status_code=429,
-            next=_safe_next(next),
-            email=email,
-            error="Too many failed sign-ins. Wait "
-            f"{exc.retry_after_s // 60} minutes and try again.",
-        )
-    if user_id is None:
-        return render(
-            request,
-            "login.html",
-            status_code=401,
-            next=_safe_next(next),
-            email=email,
-            error="Wrong e-mail address or password.",
-        )
-    start_session(request, kind="staff", user_id=user_id)
-    return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/logout", include_in_schema=False)

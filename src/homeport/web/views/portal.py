@@ -3,19 +3,17 @@ mobile-first chat page (``/portal/chat``). Issue 5 builds the rest of the portal
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.responses import RedirectResponse, Response
-from starlette.concurrency import run_in_threadpool
 
-from homeport.core.errors import Throttled
 from homeport.identity import actions
-from homeport.identity.api import Access, client_address, end_session, start_session, verify_csrf
+from homeport.identity.api import Access, end_session, verify_csrf
 from homeport.identity.schemas import Principal
 from homeport.subscribers.models import Subscriber
 from homeport.web.templating import render
+from homeport.web.views.auth import sign_in
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 
@@ -39,47 +37,15 @@ async def login(
     password: Annotated[str, Form(max_length=1024)],
     next: Annotated[str, Form()] = "/portal/chat",
 ) -> Response:
-    settings = request.app.state.settings
-    throttle = actions.Throttle(
-        settings.login_max_failures, timedelta(seconds=settings.login_window_s)
+    return await sign_in(
+        request,
+        kind="subscriber",
+        authenticate=actions.authenticate_subscriber,
+        template="portal/login.html",
+        email=email,
+        password=password,
+        next=_safe_next(next),
     )
-    client = client_address(request)
-
-    def attempt() -> int | None:
-        with request.app.state.db.transaction() as session:
-            account = actions.authenticate_subscriber(
-                session,
-                email=email,
-                password=password,
-                client=client,
-                now=request.app.state.clock.now(),
-                throttle=throttle,
-            )
-            return account.id if account else None
-
-    try:
-        account_id = await run_in_threadpool(attempt)
-    except Throttled as exc:
-        error = f"Too many failed sign-ins. Wait {exc.retry_after_s // 60} minutes and try again."
-        return render(
-            request,
-            "portal/login.html",
-            status_code=429,
-            next=_safe_next(next),
-            email=email,
-            error=error,
-        )
-    if account_id is None:
-        return render(
-            request,
-            "portal/login.html",
-            status_code=401,
-            next=_safe_next(next),
-            email=email,
-            error="Wrong e-mail address or password.",
-        )
-    start_session(request, kind="subscriber", user_id=account_id)
-    return RedirectResponse(_safe_next(next), status_code=303)
 
 
 @router.post("/logout")
