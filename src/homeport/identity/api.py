@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -151,26 +151,39 @@ class Access:
             )
 
     def _from_session(self, request: Request) -> Principal | None:
-        kind, uid = request.session.get(SESSION_KIND), request.session.get(SESSION_ID)
-        if kind not in ("staff", "subscriber") or not isinstance(uid, int):
-            return None
-        with self._db(request).session() as session:
-            if kind == "staff":
-                user = session.get(StaffUser, uid)
-                if user is None or not user.is_active:
-                    request.session.clear()
-                    return None
-                return Principal(kind="staff", id=user.id, email=user.email, role=user.role)
-            account = session.get(SubscriberAccount, uid)
-            if account is None or not account.is_active:
-                request.session.clear()
+        principal = session_principal(self._db(request), request.session)
+        if principal is None and _signed_in(request.session):
+            request.session.clear()  # the user is gone or deactivated: sign the browser out
+        return principal
+
+
+def _signed_in(data: Mapping[str, Any]) -> bool:
+    return data.get(SESSION_KIND) in ("staff", "subscriber") and isinstance(
+        data.get(SESSION_ID), int
+    )
+
+
+def session_principal(db: Database, data: Mapping[str, Any]) -> Principal | None:
+    """Who a signed session cookie's data (``request.session``, or a WebSocket's
+    ``scope["session"]``) names, if that staff user or subscriber account is still active."""
+    if not _signed_in(data):
+        return None
+    kind, uid = data[SESSION_KIND], data[SESSION_ID]
+    with db.session() as session:
+        if kind == "staff":
+            user = session.get(StaffUser, uid)
+            if user is None or not user.is_active:
                 return None
-            return Principal(
-                kind="subscriber",
-                id=account.id,
-                email=account.email,
-                subscriber_id=account.subscriber_id,
-            )
+            return Principal(kind="staff", id=user.id, email=user.email, role=user.role)
+        account = session.get(SubscriberAccount, uid)
+        if account is None or not account.is_active:
+            return None
+        return Principal(
+            kind="subscriber",
+            id=account.id,
+            email=account.email,
+            subscriber_id=account.subscriber_id,
+        )
 
 
 def start_session(request: Request, *, kind: str, user_id: int) -> None:

@@ -41,8 +41,7 @@ from homeport.adapters.chat.runtime import (
     subscriber_topic,
 )
 from homeport.core.errors import HomeportError
-from homeport.identity.api import SESSION_ID, SESSION_KIND
-from homeport.identity.models import StaffUser, SubscriberAccount
+from homeport.identity.api import session_principal
 from homeport.identity.schemas import Principal
 from homeport.support.models import Case
 from homeport.support.routing import AGENT_ROLES
@@ -80,25 +79,7 @@ def origin_ok(ws: WebSocket) -> bool:
 
 
 def _principal(ws: WebSocket) -> Principal | None:
-    session = ws.scope.get("session") or {}
-    kind, uid = session.get(SESSION_KIND), session.get(SESSION_ID)
-    if kind not in ("staff", "subscriber") or not isinstance(uid, int):
-        return None
-    with ws.app.state.db.session() as s:
-        if kind == "staff":
-            user = s.get(StaffUser, uid)
-            if user is None or not user.is_active:
-                return None
-            return Principal(kind="staff", id=user.id, email=user.email, role=user.role)
-        account = s.get(SubscriberAccount, uid)
-        if account is None or not account.is_active:
-            return None
-        return Principal(
-            kind="subscriber",
-            id=account.id,
-            email=account.email,
-            subscriber_id=account.subscriber_id,
-        )
+    return session_principal(ws.app.state.db, ws.scope.get("session") or {})
 
 
 async def _authenticate(ws: WebSocket, kind: str) -> Principal | None:
