@@ -18,6 +18,16 @@ users = typer.Typer(help="Staff users.", no_args_is_help=True)
 tokens = typer.Typer(help="API tokens for integrations.", no_args_is_help=True)
 
 
+def _password(given: str | None) -> tuple[str, bool]:
+    """The password to set and whether it was generated: the one given, else asked for on a
+    terminal, else a random one (printed by the caller)."""
+    if given is not None:
+        return given, False
+    if typer.get_text_stream("stdin").isatty():
+        return getpass.getpass("Password (10+ characters): "), False
+    return secrets.token_urlsafe(12), True
+
+
 @users.command("create")
 def create_user(
     ctx: typer.Context,
@@ -30,12 +40,7 @@ def create_user(
 ) -> None:
     """Create a staff user."""
     cli = get(ctx)
-    generated = False
-    if password is None:
-        if typer.get_text_stream("stdin").isatty():
-            password = getpass.getpass("Password (10+ characters): ")
-        else:
-            password, generated = secrets.token_urlsafe(12), True
+    password, generated = _password(password)
     try:
         with cli.migrated_db().transaction() as session:
             user = actions.create_staff_user(
@@ -65,12 +70,7 @@ def create_portal_account(
 ) -> None:
     """Give a subscriber a self-service portal account (/portal/login, the chat page)."""
     cli = get(ctx)
-    generated = False
-    if password is None:
-        if typer.get_text_stream("stdin").isatty():
-            password = getpass.getpass("Password (10+ characters): ")
-        else:
-            password, generated = secrets.token_urlsafe(12), True
+    password, generated = _password(password)
     try:
         with cli.migrated_db().transaction() as session:
             subscriber = subscriber_by_account(session, account)
