@@ -49,6 +49,16 @@ DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 REQUIRE_BROWSER = os.environ.get("HOMEPORT_REQUIRE_BROWSER") == "1"
 SCREENSHOT_DIR = os.environ.get("HOMEPORT_SCREENSHOT_DIR", "")
 
+
+def require_chromium() -> None:
+    """Skip without Debian's chromium, or fail when CI says browser tests must run."""
+    if not CHROMIUM.exists():
+        message = f"{CHROMIUM} is not installed (apt-get install chromium)"
+        if REQUIRE_BROWSER:
+            pytest.fail(message + " and HOMEPORT_REQUIRE_BROWSER=1")
+        pytest.skip(message)
+
+
 pytestmark = pytest.mark.browser
 
 
@@ -99,11 +109,7 @@ def _everything_fits(page: Page, where: str) -> None:
 def test_phone_sign_in_search_and_subscriber_page(
     live_server: str, db: Database, clock: ManualClock, tmp_path: Path
 ) -> None:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is not installed (apt-get install chromium)"
-        if REQUIRE_BROWSER:
-            pytest.fail(message + " and HOMEPORT_REQUIRE_BROWSER=1")
-        pytest.skip(message)
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     shots = Path(SCREENSHOT_DIR) if SCREENSHOT_DIR else tmp_path
@@ -210,11 +216,7 @@ def test_phone_fleet_health_and_subscriber_experience(
 ) -> None:
     """The fleet health page (charts, counts, live refresh) and the subscriber page's
     Experience section with its score history chart, on a phone, with real health data."""
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is not installed (apt-get install chromium)"
-        if REQUIRE_BROWSER:
-            pytest.fail(message + " and HOMEPORT_REQUIRE_BROWSER=1")
-        pytest.skip(message)
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     shots = Path(SCREENSHOT_DIR) if SCREENSHOT_DIR else tmp_path

@@ -30,11 +30,11 @@ from tests.web.test_browser import (
     CHROMIUM_ARGS,
     DESKTOP,
     PHONE,
-    REQUIRE_BROWSER,
     SCREENSHOT_DIR,
     _everything_fits,
     _no_horizontal_overflow,
     live_server,
+    require_chromium,
 )
 
 __all__ = ["live_server"]  # the fixture, shared with test_browser.py
@@ -48,11 +48,7 @@ def test_agent_works_a_case_from_the_queue(
     settings: Settings,
     tmp_path: Path,
 ) -> None:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is not installed (apt-get install chromium)"
-        if REQUIRE_BROWSER:
-            pytest.fail(message + " and HOMEPORT_REQUIRE_BROWSER=1")
-        pytest.skip(message)
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     shots = Path(SCREENSHOT_DIR) if SCREENSHOT_DIR else tmp_path

@@ -17,9 +17,9 @@ from tests.web.test_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
     PHONE,
-    REQUIRE_BROWSER,
     _no_horizontal_overflow,
     live_server,
+    require_chromium,
 )
 
 __all__ = ["live_server"]
@@ -29,11 +29,7 @@ pytestmark = pytest.mark.browser
 def test_subscriber_chats_from_a_phone(
     live_server: str, db: Database, clock: ManualClock, tmp_path: Path
 ) -> None:
-    if not CHROMIUM.exists():
-        message = f"{CHROMIUM} is not installed (apt-get install chromium)"
-        if REQUIRE_BROWSER:
-            pytest.fail(message + " and HOMEPORT_REQUIRE_BROWSER=1")
-        pytest.skip(message)
+    require_chromium()
     from playwright.sync_api import expect, sync_playwright
 
     _fleet, _account, agent_id = setup_people(db, clock)
