@@ -20,6 +20,7 @@ def import_all_models() -> None:
     import homeport.health.models
     import homeport.identity.models
     import homeport.network.models
+    import homeport.selfservice.models
     import homeport.simulator.models
     import homeport.subscribers.models
     import homeport.support.models
