@@ -151,6 +151,9 @@ class Rule:
     result: str
     say: str
     proposal: Proposal
+    #: The same finding told to the subscriber in the self-service portal (``{fact}``
+    #: placeholders as in ``say``); empty: the portal shows ``say``.
+    subscriber_say: str = ""
 
 
 @dataclass(frozen=True)
@@ -158,6 +161,8 @@ class Step:
     id: str
     title: str
     rules: tuple[Rule, ...]
+    #: The step's title for the subscriber (the portal); empty: ``title``.
+    subscriber_title: str = ""
 
 
 @dataclass(frozen=True)
@@ -177,7 +182,7 @@ class Flow:
             for rule in step.rules:
                 if rule.when is not None:
                     out |= rule.when.names
-                out |= set(placeholders(rule.say))
+                out |= set(placeholders(rule.say)) | set(placeholders(rule.subscriber_say))
         return frozenset(out)
 
 
@@ -230,7 +235,7 @@ def _rule(where: str, data: Any, *, last: bool) -> tuple[Rule, str | None]:
         where,
         data,
         {"result", "say"},
-        {"when", "otherwise", "next", "action", "dispatch", "solved"},
+        {"when", "otherwise", "next", "action", "dispatch", "solved", "subscriber_say"},
     )
     is_otherwise = data.get("otherwise") is True
     if ("when" in data) == is_otherwise or ("otherwise" in data and not is_otherwise):
@@ -275,7 +280,11 @@ def _rule(where: str, data: Any, *, last: bool) -> tuple[Rule, str | None]:
     else:
         proposal = Proposal("advise")
     rule = Rule(
-        when, _ident(f"{where} result", data["result"]), _say(f"{where} say", data["say"]), proposal
+        when,
+        _ident(f"{where} result", data["result"]),
+        _say(f"{where} say", data["say"]),
+        proposal,
+        _say(f"{where} subscriber_say", data["subscriber_say"]) if "subscriber_say" in data else "",
     )
     return rule, nxt
 
@@ -294,7 +303,7 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
     edges: dict[str, list[tuple[str, str]]] = {}
     for n, raw in enumerate(raw_steps, 1):
         where = f"{source}: step {n}"
-        raw = _keys(where, raw, {"id", "title", "rules"}, set())
+        raw = _keys(where, raw, {"id", "title", "rules"}, {"subscriber_title"})
         step_id = _ident(f"{where} id", raw["id"])
         where = f"{source}: step {step_id!r}"
         if step_id in steps:
@@ -310,7 +319,12 @@ def parse_flow(data: Any, source: str = "<flow>") -> Flow:
             if nxt is not None:
                 edges[step_id].append((nxt, f"{where} rule {r}"))
         steps[step_id] = Step(
-            step_id, _text(f"{where} title", raw["title"], max_len=200), tuple(rules)
+            step_id,
+            _text(f"{where} title", raw["title"], max_len=200),
+            tuple(rules),
+            _text(f"{where} subscriber_title", raw["subscriber_title"], max_len=200)
+            if "subscriber_title" in raw
+            else "",
         )
     start = _ident(f"{source}: start", data.get("start", next(iter(steps))))
     if start not in steps:
@@ -567,6 +581,8 @@ class Outcome:
     proposal: Proposal
     #: Every fact of the home, as the step saw it.
     seen: dict[str, Any] = field(default_factory=dict)
+    #: The result in the subscriber's words (the rule's ``subscriber_say``, else ``text``).
+    subscriber_text: str = ""
 
 
 def evaluate_step(flow: Flow, step_id: str, facts: Mapping[str, Any]) -> Outcome:
@@ -577,9 +593,9 @@ def evaluate_step(flow: Flow, step_id: str, facts: Mapping[str, Any]) -> Outcome
     for rule in step.rules:
         if rule.when is None or rule.when(facts):
             seen = {name: facts.get(name) for name in FACTS}
-            return Outcome(
-                flow.name, step.id, rule.result, render_say(rule.say, facts), rule.proposal, seen
-            )
+            text = render_say(rule.say, facts)
+            told = render_say(rule.subscriber_say, facts) if rule.subscriber_say else text
+            return Outcome(flow.name, step.id, rule.result, text, rule.proposal, seen, told)
     raise AssertionError("a validated step always ends with 'otherwise'")  # pragma: no cover
 
 
