@@ -76,6 +76,9 @@ class Settings(BaseSettings):
     #: Broker that carries chat and screen-pop messages between web processes: "" keeps them
     #: in this process; "redis://host:6379/0" shares them through Redis pub/sub.
     chat_broker_url: str = ""
+    #: The chatbot answers the portal chat first and hands over to a person (docs/chatbot.md);
+    #: false: every chat goes straight to the agents.
+    chatbot: bool = True
     #: Seconds a subscriber's chat message may wait for an agent before the chat turns async.
     chat_answer_timeout_s: int = Field(default=120, gt=0)
     #: Extra origins allowed to open chat WebSockets (the server's own origin always is).

@@ -1,6 +1,8 @@
 """The chat WebSockets (protocol in ``docs/support.md``, "Chat").
 
-- ``/ws/chat``: a signed-in subscriber's chat (the portal's chat page).
+- ``/ws/chat``: a signed-in subscriber's chat (the portal's chat page). The chatbot answers
+  first (:mod:`homeport.selfservice.bot`); once it hands over, or while the subscriber has a
+  live chat case, messages go to the case and a person answers.
 - ``/ws/agent/cases/{case_id}``: an agent on one case: its history, new messages, replies.
 - ``/ws/agent/queue``: an agent's notices: a new chat waiting, a chat message, a screen pop.
 
@@ -43,6 +45,7 @@ from homeport.adapters.chat.runtime import (
 from homeport.core.errors import HomeportError
 from homeport.identity.api import session_principal
 from homeport.identity.schemas import Principal
+from homeport.selfservice import bot
 from homeport.support.models import Case
 from homeport.support.routing import AGENT_ROLES
 
@@ -114,7 +117,7 @@ class Connection:
         self.saving = asyncio.Lock()
         #: Interactions this socket saved: acknowledged, not echoed (the client also drops a
         #: message whose id it has, for the echo that outruns the ack).
-        self.own: set[int] = set()
+        self.own: set[int | str] = set()
         self.recent: deque[float] = deque()
 
     async def send(self, data: dict[str, Any]) -> None:
@@ -210,25 +213,30 @@ class Connection:
         return True
 
     async def save_and_ack(
-        self, client_id: str, save: Callable[[], conversation.Said]
-    ) -> conversation.Said | None:
+        self, client_id: str, save: Callable[[], conversation.Said | bot.Exchange]
+    ) -> conversation.Said | bot.Exchange | None:
         """Run ``save`` (one transaction) in a thread, then acknowledge: the ack is sent only
-        once the transaction has committed. A failure is answered with an error frame."""
+        once the transaction has committed. A failure is answered with an error frame. The
+        bot's answers follow the ack."""
         async with self.saving:
             try:
                 said = await asyncio.to_thread(save)
             except Exception as exc:
                 await self.send(_error(client_id, exc))
                 return None
-            self.own.add(said.message.id)
+            if isinstance(said, bot.Exchange):
+                out = said.said.to_json()
+                replies = [t.to_json() for t in said.replies]
+                self.own.update([out["id"], *(r["id"] for r in replies)])
+            else:
+                out = said.message.to_json()
+                replies = []
+                self.own.add(said.message.id)
             await self.send(
-                {
-                    "type": "ack",
-                    "client_id": client_id,
-                    "duplicate": said.duplicate,
-                    "message": said.message.to_json(),
-                }
+                {"type": "ack", "client_id": client_id, "duplicate": said.duplicate, "message": out}
             )
+            for reply in replies:
+                await self.send({"type": "message", "message": reply})
             return said
 
     def message_out(self, message: conversation.ChatMessage) -> dict[str, Any] | None:
@@ -256,17 +264,24 @@ async def subscriber_socket(ws: WebSocket) -> None:
     subscriber_id = principal.subscriber_id
     runtime = await runtime_for(ws.app.state)
     db = runtime.db
+    bots = runtime.settings.chatbot
 
     def load() -> dict[str, Any]:
         with db.session() as s:
             case = conversation.current_case(s, subscriber_id)
             if case is None:
+                talk = (
+                    bot.open_conversation(s, subscriber_id, now=runtime.clock.now())
+                    if bots
+                    else None
+                )
                 return {
                     "type": "history",
                     "case_id": None,
-                    "conversation": None,
-                    "mode": "live",
-                    "messages": [],
+                    "conversation": f"bot-{talk.id}" if talk else None,
+                    "mode": "bot" if bots else "live",
+                    "greeting": bot.GREETING if bots else "",
+                    "messages": [t.to_json() for t in bot.turns(s, talk.id)] if talk else [],
                 }
             return {
                 "type": "history",
@@ -287,6 +302,8 @@ async def subscriber_socket(ws: WebSocket) -> None:
         await conn.send(first)
 
         async def render(note: dict[str, Any]) -> dict[str, Any] | None:
+            if note.get("type") == "bot_turn":
+                return await bot_turn(note)
             if note.get("type") != "interaction":
                 return None
 
@@ -302,14 +319,35 @@ async def subscriber_socket(ws: WebSocket) -> None:
             state["case_id"] = message.case_id
             return conn.message_out(message)
 
+        async def bot_turn(note: dict[str, Any]) -> dict[str, Any] | None:
+            """A bot turn written elsewhere (a fix's follow-up): shown unless this socket
+            already sent it."""
+            if f"bot-{note.get('turn_id')}" in conn.own:
+                return None
+
+            def read() -> bot.Turn | None:
+                with db.session() as s:
+                    return bot.turn(s, int(note["turn_id"]), subscriber_id=subscriber_id)
+
+            turn = await asyncio.to_thread(read)
+            return {"type": "message", "message": turn.to_json()} if turn else None
+
         async def handle(data: dict[str, Any]) -> None:
             if data.get("type") != "message":
                 await conn.send({"type": "error", "error": "unknown message type"})
                 return
             client_id = _text(data, "client_id")
 
-            def save() -> conversation.Said:
+            def save() -> conversation.Said | bot.Exchange:
                 with db.transaction() as s:
+                    if bots and conversation.current_case(s, subscriber_id) is None:
+                        return bot.converse(
+                            s,
+                            subscriber_id=subscriber_id,
+                            body=_text(data, "body"),
+                            client_id=client_id,
+                            now=runtime.clock.now(),
+                        )
                     return conversation.subscriber_says(
                         s,
                         subscriber_id=subscriber_id,
@@ -321,6 +359,20 @@ async def subscriber_socket(ws: WebSocket) -> None:
 
             said = await conn.save_and_ack(client_id, save)
             if said is None:
+                return
+            if isinstance(said, bot.Exchange):
+                if said.case_id is not None:
+                    state["case_id"] = said.case_id
+                    await conn.send({"type": "handover", "case_id": said.case_id})
+                    runtime.hub.publish(
+                        AGENTS,
+                        {
+                            "type": "chat_waiting",
+                            "case_id": said.case_id,
+                            "subscriber_id": subscriber_id,
+                            "at": said.said.at.isoformat(),
+                        },
+                    )
                 return
             state["case_id"] = said.message.case_id
             if said.opened:
@@ -353,7 +405,7 @@ async def agent_case_socket(ws: WebSocket) -> None:
             case = s.get(Case, case_id)
             if case is None:
                 return None
-            chat = case.channel == conversation.LIVE
+            chat = case.channel in conversation.CASE_CHANNELS
             return {
                 "type": "history",
                 "case_id": case.id,

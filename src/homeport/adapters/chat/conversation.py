@@ -36,6 +36,9 @@ from homeport.support.models import LIVE_STATUSES, Case, Interaction
 LIVE = "live_chat"
 ASYNC = "async_chat"
 CHAT_CHANNELS = (LIVE, ASYNC)
+BOT = "chatbot"
+#: Channels of the cases a subscriber chats on: started in the chat, or handed over by the bot.
+CASE_CHANNELS = (LIVE, BOT)
 FALLBACK_EVENT = "async_fallback"
 #: Longest chat message kept (characters).
 MAX_MESSAGE = 4000
@@ -109,7 +112,7 @@ def conversation_of(session: Session, case: Case) -> str:
     """The conversation id of a chat case (from its first chat message)."""
     found = session.scalars(
         select(Interaction.meta)
-        .where(Interaction.case_id == case.id, Interaction.channel.in_(CHAT_CHANNELS))
+        .where(Interaction.case_id == case.id, Interaction.channel.in_((*CHAT_CHANNELS, BOT)))
         .order_by(Interaction.started_at, Interaction.id)
         .limit(1)
     ).first()
@@ -119,12 +122,13 @@ def conversation_of(session: Session, case: Case) -> str:
 
 
 def current_case(session: Session, subscriber_id: int, *, lock: bool = False) -> Case | None:
-    """The subscriber's live chat case (the newest one), if any."""
+    """The subscriber's live chat case (the newest one), if any: opened in the chat, or a
+    chatbot conversation handed over to a person."""
     stmt = (
         select(Case)
         .where(
             Case.subscriber_id == subscriber_id,
-            Case.channel == LIVE,
+            Case.channel.in_(CASE_CHANNELS),
             Case.status.in_(LIVE_STATUSES),
             Case.merged_into_id.is_(None),
         )
@@ -173,7 +177,11 @@ def message(
     if case_id is not None and case.id != case_id:
         return None
     if subscriber_id is not None and (
-        case.subscriber_id != subscriber_id or case.channel != LIVE or item.direction == "internal"
+        case.subscriber_id != subscriber_id
+        or case.channel not in CASE_CHANNELS
+        or item.direction == "internal"
+        # The bot's transcript copied onto the case: the subscriber saw it as it happened.
+        or item.channel == BOT
     ):
         return None
     return _message(session, item, case)
@@ -288,7 +296,7 @@ def agent_says(
     case = session.get(Case, case_id)
     if case is None:
         raise NotFound(f"no case {case_id}")
-    if case.channel != LIVE:
+    if case.channel not in CASE_CHANNELS:
         raise Conflict(f"case {case_id} is not a chat (channel {case.channel})")
     staff = session.get(StaffUser, staff_id)
     actor = Actor("staff", staff_id, staff.email if staff else "")
@@ -334,7 +342,7 @@ def agent_says(
 def fall_back(session: Session, case_id: int, *, now: datetime, reason: str) -> bool:
     """Turn the conversation on the case asynchronous (once). Returns whether it changed."""
     case = session.scalars(select(Case).where(Case.id == case_id).with_for_update()).first()
-    if case is None or case.channel != LIVE or case.status not in LIVE_STATUSES:
+    if case is None or case.channel not in CASE_CHANNELS or case.status not in LIVE_STATUSES:
         return False
     if is_async(session, case.id):
         return False
@@ -361,7 +369,7 @@ def unanswered(session: Session, case_id: int) -> bool:
     last_in = session.scalar(
         select(func.max(Interaction.id)).where(
             Interaction.case_id == case_id,
-            Interaction.channel == LIVE,
+            Interaction.channel.in_((LIVE, BOT)),
             Interaction.direction == "inbound",
         )
     )
@@ -372,7 +380,8 @@ def unanswered(session: Session, case_id: int) -> bool:
             exists().where(
                 Interaction.case_id == case_id,
                 Interaction.direction == "outbound",
-                Interaction.author_kind.in_(("agent", "bot")),
+                # A person's answer: the bot saying it hands over is no answer.
+                Interaction.author_kind == "agent",
                 Interaction.id > last_in,
             )
         )
@@ -388,7 +397,7 @@ def sweep(session: Session, *, now: datetime, wait_s: int) -> list[int]:
     marker = aliased(Interaction)
     last_in = (
         select(inbound.case_id, func.max(inbound.started_at).label("at"))
-        .where(inbound.channel == LIVE, inbound.direction == "inbound")
+        .where(inbound.channel.in_((LIVE, BOT)), inbound.direction == "inbound")
         .group_by(inbound.case_id)
         .subquery()
     )
@@ -396,7 +405,7 @@ def sweep(session: Session, *, now: datetime, wait_s: int) -> list[int]:
         select(Case.id)
         .join(last_in, last_in.c.case_id == Case.id)
         .where(
-            Case.channel == LIVE,
+            Case.channel.in_(CASE_CHANNELS),
             Case.status.in_(LIVE_STATUSES),
             Case.merged_into_id.is_(None),
             last_in.c.at <= now - timedelta(seconds=wait_s),
@@ -404,7 +413,7 @@ def sweep(session: Session, *, now: datetime, wait_s: int) -> list[int]:
                 and_(
                     answer.case_id == Case.id,
                     answer.direction == "outbound",
-                    answer.author_kind.in_(("agent", "bot")),
+                    answer.author_kind == "agent",
                     answer.started_at >= last_in.c.at,
                 )
             ),

@@ -16,6 +16,7 @@ from homeport.adapters.chat.hub import LocalHub, make_hub
 from homeport.core.clock import Clock
 from homeport.core.db import Database
 from homeport.core.settings import Settings
+from homeport.selfservice.bot import BotTurnAdded
 from homeport.support.actions import InteractionAdded
 
 log = logging.getLogger(__name__)
@@ -72,6 +73,17 @@ class ChatRuntime:
                     "interaction_id": event.interaction_id,
                 },
             )
+
+    def on_bot_turn(self, event: BotTurnAdded) -> None:
+        """Domain event (after commit): a bot turn for the subscriber's open chat pages."""
+        self.hub.publish(
+            subscriber_topic(event.subscriber_id),
+            {
+                "type": "bot_turn",
+                "turn_id": event.turn_id,
+                "conversation_id": event.conversation_id,
+            },
+        )
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
@@ -143,5 +155,6 @@ async def runtime_for(state: Any) -> ChatRuntime:
     state.chat = runtime  # before any await: later callers on this loop reuse it
     await hub.start()
     state.db.bus.subscribe(InteractionAdded, runtime.on_interaction)
+    state.db.bus.subscribe(BotTurnAdded, runtime.on_bot_turn)
     runtime.spawn(runtime._sweeper())
     return runtime
