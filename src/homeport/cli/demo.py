@@ -49,6 +49,7 @@ from homeport.core.settings import Settings
 from homeport.health.events import OutageClosed, OutageOpened
 from homeport.identity import actions, service
 from homeport.identity.models import ApiToken, Team
+from homeport.selfservice import kb
 from homeport.subscribers.models import Subscriber
 from homeport.support import actions as support_actions
 from homeport.support import defaults
@@ -216,6 +217,7 @@ def prepare(cli: CliContext, *, subscribers: int, seed: int, reset: bool, data_d
             demo_desk(
                 session, password=password, now=cli.clock.now(), timezone=cli.settings.timezone
             )
+            kb.seed_articles(session, CLI_ACTOR, now=cli.clock.now())
         progress.update(desk, completed=1)
     if history is not None:
         reports, seconds = history

@@ -12,6 +12,7 @@ from homeport.cli import (
     health,
     imports,
     ingest,
+    kb,
     serve,
     simulate,
     smtp,
@@ -53,6 +54,7 @@ app.add_typer(users.tokens, name="tokens")
 app.add_typer(imports.app, name="import")
 app.add_typer(health.app, name="health")
 app.add_typer(desk.app, name="desk")
+app.add_typer(kb.app, name="kb")
 app.command()(serve.serve)
 app.command()(simulate.simulate)
 app.command()(demo.demo)
