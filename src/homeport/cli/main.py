@@ -6,6 +6,7 @@ import typer
 
 from homeport import __version__
 from homeport.cli import (
+    bot,
     db,
     demo,
     desk,
@@ -55,6 +56,7 @@ app.add_typer(imports.app, name="import")
 app.add_typer(health.app, name="health")
 app.add_typer(desk.app, name="desk")
 app.add_typer(kb.app, name="kb")
+app.add_typer(bot.app, name="bot")
 app.command()(serve.serve)
 app.command()(simulate.simulate)
 app.command()(demo.demo)
