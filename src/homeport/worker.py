@@ -34,6 +34,7 @@ from homeport.core.db import Database
 from homeport.core.settings import Settings
 from homeport.health import actions as health_actions
 from homeport.health import tasks as health_tasks
+from homeport.selfservice import bot
 from homeport.support import actions as support_actions
 from homeport.telemetry import tasks as telemetry_tasks
 
@@ -119,6 +120,9 @@ def default_tasks(settings: Settings) -> list[Task]:
     def routing(session: Session, now: datetime, _last: datetime | None) -> str:
         return f"{support_actions.fill_capacity(session, now=now)} waiting cases assigned"
 
+    def bot_idle(session: Session, now: datetime, _last: datetime | None) -> str:
+        return f"{bot.close_idle(session, now=now)} idle chatbot conversations ended"
+
     return [
         Task("offline", w.offline_check_s, offline),
         Task("rollup_hourly", w.rollup_hourly_s, rollup_hourly),
@@ -128,6 +132,7 @@ def default_tasks(settings: Settings) -> list[Task]:
         Task("actions", w.actions_s, expire),
         Task("sla", w.sla_s, sla),
         Task("routing", w.routing_s, routing),
+        Task("bot_idle", w.bot_idle_s, bot_idle),
     ]
 
 

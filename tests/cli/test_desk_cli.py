@@ -36,7 +36,7 @@ def test_init_creates_the_desk_once_and_agents_are_tuned(
     r, url = runner
     first = r.invoke(cli, ["desk", "init"])
     assert first.exit_code == 0, first.output
-    assert "3 teams, 4 queues, 4 SLA policies and 4 macros created" in first.output
+    assert "4 teams, 5 queues, 4 SLA policies and 4 macros created" in first.output
     again = r.invoke(cli, ["desk", "init"])
     assert "0 teams, 0 queues, 0 SLA policies and 0 macros created" in again.output
     made = r.invoke(

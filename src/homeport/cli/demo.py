@@ -234,6 +234,7 @@ DEMO_STAFF = (
     ("agent1@homeport.demo", "agent", "Alex Agent", "Customer support"),
     ("agent2@homeport.demo", "agent", "Bea Agent", "Customer support"),
     ("agent3@homeport.demo", "agent", "Cal Agent", "Customer support"),
+    ("keep@homeport.demo", "agent", "Rita Retention", "Retention"),
     ("noc@homeport.demo", "noc", "Nia Operations", "Network operations"),
     ("tech@homeport.demo", "technician", "Tom Technician", "Field"),
 )

@@ -38,6 +38,8 @@ class WorkerSettings(BaseModel):
     sla_s: int = Field(default=60, ge=0)
     #: Waiting cases are handed to agents whose capacity has freed up this often.
     routing_s: int = Field(default=60, ge=0)
+    #: Chatbot conversations idle for 30 minutes are ended (contained or abandoned) this often.
+    bot_idle_s: int = Field(default=300, ge=0)
     #: Queued outbound email is sent this often (when ``smtp_host`` is set).
     email_s: int = Field(default=10, ge=0)
     #: Queued outbound SMS is sent this often (when ``sms_provider_url`` is set).

@@ -37,9 +37,16 @@ QUEUES: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], int], ...] = (
     ("Proactive (NOC)", "Network operations", (), ("system",), 5),
     ("Connectivity", "Customer support", ("no_internet", "slow_speed", *WAN_KINDS), (), 10),
     ("Wi-Fi and devices", "Customer support", ("wifi", "equipment", *WIFI_KINDS), (), 20),
+    # The chatbot hands cancellation requests here (homeport.selfservice.bot.CATEGORIES).
+    ("Retention", "Retention", ("cancel_service",), (), 30),
 )
 DEFAULT_QUEUE = ("General", "Customer support")
-TEAMS = (("Customer support", "support"), ("Network operations", "noc"), ("Field", "field"))
+TEAMS = (
+    ("Customer support", "support"),
+    ("Network operations", "noc"),
+    ("Field", "field"),
+    ("Retention", "retention"),
+)
 
 #: priority -> (first response s, resolution s, business hours)
 SLAS: dict[str, tuple[int, int, str]] = {

@@ -2,7 +2,8 @@
 // back-off. A message shows as pending until the server's ack (sent after the commit); on
 // reconnect the history comes again and unacknowledged messages are resent with their
 // client_id, which the server recognises, so nothing is lost or doubled. Text is only ever
-// put in the page as text (textContent), never as HTML.
+// put in the page as text (textContent), never as HTML. The chatbot answers first (mode "bot")
+// until it hands over ("handover"); then a person answers on the same socket.
 (() => {
   "use strict";
   const root = document.querySelector("[data-chat-socket]");
@@ -25,15 +26,25 @@
     status.classList.toggle("offline", Boolean(offline));
   }
 
-  function bubble(author, who, body) {
+  function bubble(author, who, body, links) {
     const item = document.createElement("li");
     item.className = "chat-msg " + (author === "subscriber" ? "mine" : author === "system" ? "system" : "theirs");
+    if (author === "bot") item.classList.add("bot");
     const name = document.createElement("span");
     name.className = "who";
     name.textContent = who;
     const text = document.createElement("span");
     text.textContent = body;
     item.append(name, text);
+    // Knowledge-base articles the bot points to: only links inside the portal's help pages.
+    (links || []).forEach((link) => {
+      if (typeof link.href !== "string" || !link.href.startsWith("/portal/help/")) return;
+      const a = document.createElement("a");
+      a.className = "chat-link";
+      a.href = link.href;
+      a.textContent = link.title;
+      item.append(a);
+    });
     log.append(item);
     log.scrollTop = log.scrollHeight;
     return item;
@@ -42,7 +53,7 @@
   function show(message) {
     if (shown.has(message.id)) return;
     const who = message.author === "subscriber" ? "You" : message.author_name || "Support";
-    shown.set(message.id, bubble(message.author, who, message.body));
+    shown.set(message.id, bubble(message.author, who, message.body, message.links));
     if (message.event === "async_fallback") setStatus("An agent will answer here and by email.");
   }
 
@@ -64,8 +75,12 @@
     socket.addEventListener("message", (event) => {
       const data = JSON.parse(event.data);
       if (data.type === "history") {
+        if (data.greeting && !shown.has("greeting")) {
+          shown.set("greeting", bubble("bot", "Assistant", data.greeting));
+        }
         data.messages.forEach(show);
         if (data.mode === "async") setStatus("An agent will answer here and by email.");
+        if (data.mode === "bot") setStatus("You're chatting with our assistant. Ask for a person any time.");
         pending.forEach((_entry, clientId) => send(clientId));
       } else if (data.type === "ack") {
         const entry = pending.get(data.client_id);
@@ -78,6 +93,8 @@
         }
       } else if (data.type === "message") {
         show(data.message);
+      } else if (data.type === "handover") {
+        setStatus("A person from our support team will answer here.");
       } else if (data.type === "error") {
         const entry = pending.get(data.client_id);
         if (entry) {
