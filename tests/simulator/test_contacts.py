@@ -199,3 +199,37 @@ def test_calls_and_texts_arrive_through_the_signed_webhooks(
         assert call.handle_time_s is not None and call.handle_time_s > 0
         [text] = service.interactions(s, cases[1].id)
         assert text.body == "Nothing works"
+
+
+def test_a_simulated_chat_meets_the_chatbot_first(db: Database, fleet: Fleet) -> None:
+    from homeport.selfservice.models import BotConversation
+    from homeport.simulator.contacts import Contact
+
+    sub = fleet.subscribers["FIL-0001"]
+    finding(db, fleet.homes["FIL-0001"], "coverage_gap")  # nothing the bot can fix remotely
+    contact = Contact(
+        subscriber_id=sub,
+        name="Filler One",
+        email="f1@example.org",
+        phone="",
+        channel="live_chat",
+        category="wifi",
+        subject="Wi-Fi",
+        body="The Wi-Fi doesn't reach the bedroom upstairs at all.",
+        at=START,
+    )
+    assert DirectTransport(db).deliver(contact)
+    with db.session() as s:
+        conv = s.scalars(select(BotConversation)).one()
+        # The bot explains, offers a person; the simulated subscriber takes one.
+        assert (conv.intent, conv.outcome) == ("wifi_coverage", "handed_over")
+        case = s.get_one(Case, conv.case_id)
+        assert (case.channel, case.category, case.subscriber_id) == ("chatbot", "wifi", sub)
+    # Without the chatbot the chat opens a live-chat case directly, as before.
+    other = fleet.subscribers["FIL-0002"]
+    DirectTransport(db, chatbot=False).deliver(
+        Contact(**{**contact.__dict__, "subscriber_id": other, "at": START})
+    )
+    with db.session() as s:
+        channels = {c.subscriber_id: c.channel for c in s.scalars(select(Case))}
+    assert channels == {sub: "chatbot", other: "live_chat"}

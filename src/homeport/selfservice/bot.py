@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from homeport.audit.actions import Actor, record
@@ -180,6 +180,13 @@ def open_conversation(
         .order_by(BotConversation.started_at.desc(), BotConversation.id.desc())
         .limit(1)
     ).first()
+
+
+def awaiting(session: Session, conversation_id: int) -> str | None:
+    """The answer the bot waits for in the conversation (``consent``, ``handover_offer``,
+    ``verify``, ``confirm_fixed``), if any."""
+    conv = session.get(BotConversation, conversation_id)
+    return str((conv.state or {}).get("awaiting") or "") or None if conv else None
 
 
 def turns(session: Session, conversation_id: int) -> list[Turn]:
@@ -895,27 +902,29 @@ def containment(session: Session, *, since: datetime, until: datetime) -> Contai
     later: dict[int, list[tuple[int | None, datetime]]] = {}
     subscribers = sorted({row.subscriber_id for row in contained})
     for ids in chunks(subscribers):
-        for sub, conv_id, at in (
-            session.execute(
-                select(Case.subscriber_id, literal(None), Case.opened_at).where(
-                    Case.subscriber_id.in_(ids),
-                    Case.origin == "reactive",
-                    Case.opened_at > since,
-                    Case.opened_at <= until + REPEAT_WINDOW,
-                )
-            ).all()
-            + session.execute(
-                select(
-                    BotConversation.subscriber_id, BotConversation.id, BotConversation.started_at
-                ).where(
-                    BotConversation.subscriber_id.in_(ids),
-                    BotConversation.outcome == "handed_over",
-                    BotConversation.started_at > since,
-                    BotConversation.started_at <= until + REPEAT_WINDOW,
-                )
-            ).all()
-        ):
-            later.setdefault(int(sub), []).append((conv_id, at))
+        cases = session.execute(
+            select(Case.subscriber_id, Case.opened_at).where(
+                Case.subscriber_id.in_(ids),
+                Case.origin == "reactive",
+                Case.opened_at > since,
+                Case.opened_at <= until + REPEAT_WINDOW,
+            )
+        ).all()
+        handed = session.execute(
+            select(
+                BotConversation.subscriber_id, BotConversation.id, BotConversation.started_at
+            ).where(
+                BotConversation.subscriber_id.in_(ids),
+                BotConversation.outcome == "handed_over",
+                BotConversation.started_at > since,
+                BotConversation.started_at <= until + REPEAT_WINDOW,
+            )
+        ).all()
+        for sub, opened in cases:
+            if sub is not None:
+                later.setdefault(sub, []).append((None, opened))
+        for sub, conv_id, started in handed:
+            later.setdefault(sub, []).append((conv_id, started))
     repeats = sum(
         1
         for row in contained

@@ -24,6 +24,7 @@ import smtplib
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -41,6 +42,7 @@ from homeport.audit.actions import Actor
 from homeport.core.db import Database
 from homeport.health.models import Finding
 from homeport.network.models import Home
+from homeport.selfservice import bot
 from homeport.subscribers.models import Subscriber
 from homeport.support import actions
 from homeport.support.actions import NewInteraction
@@ -145,12 +147,36 @@ class ContactTransport(Protocol):
 
 
 class DirectTransport:
-    """Records contacts through the support domain's actions (no network)."""
+    """Records contacts through the support domain's actions (no network). A new chat goes to
+    the chatbot first (``chatbot``, as in the portal): the simulated subscriber agrees to the
+    fix it proposes, says "no" when asked whether advice alone fixed it (the problem is real)
+    and, when it offers a person, takes one."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, chatbot: bool = True) -> None:
         self.db = db
+        self.chatbot = chatbot
+
+    def _chat_with_bot(self, contact: Contact) -> None:
+        replies = {"consent": "yes", "handover_offer": "yes", "confirm_fixed": "no, still broken"}
+        text = contact.body
+        with self.db.transaction() as session:
+            for _turn in range(5):  # every answer moves the bot on; five is plenty
+                exchange = bot.converse(
+                    session,
+                    subscriber_id=contact.subscriber_id,
+                    body=text,
+                    client_id=uuid.uuid4().hex,
+                    now=contact.at,
+                )
+                waiting = bot.awaiting(session, exchange.conversation_id)
+                if exchange.case_id is not None or waiting not in replies:
+                    return  # handed over, or waiting for a fix to show its effect
+                text = replies[waiting]
 
     def deliver(self, contact: Contact) -> bool:
+        if self.chatbot and contact.channel == "live_chat" and contact.case_id is None:
+            self._chat_with_bot(contact)
+            return True
         item = NewInteraction(
             channel=contact.channel,
             direction="inbound",
