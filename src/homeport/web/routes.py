@@ -15,6 +15,7 @@ def routers() -> list[APIRouter]:
     from homeport.adapters.sms import api as sms_api
     from homeport.health import api as health_api
     from homeport.network import api as network_api
+    from homeport.selfservice import api as kb_api
     from homeport.subscribers import api as subscribers_api
     from homeport.support import api as support_api
     from homeport.support import dispatch_api
@@ -24,6 +25,7 @@ def routers() -> list[APIRouter]:
         console_actions,
         field,
         health,
+        kb,
         portal,
         subscribers,
         system,
@@ -46,6 +48,8 @@ def routers() -> list[APIRouter]:
         cwmp_api.router,
         http_ingest_api.router,
         portal.router,
+        kb.router,
+        kb_api.router,
         chat_api.router,
         cti_api.router,
         sms_api.router,
