@@ -82,7 +82,8 @@ def test_evaluate_json_on_a_given_file(tmp_path: Path, monkeypatch: pytest.Monke
         "latency_ms_per_message",
         "containment",
     }
-    assert payload["containment"] is None and payload["bitext"] is None
+    assert payload["bitext"] is None
+    assert payload["containment"] is None  # no database set up here: intents need none
     assert payload["heldout"]["rows"] == 3 and payload["heldout"]["accuracy"] == 1.0
     assert set(payload["heldout"]["per_intent"]) == set(intents.INTENTS)
     assert payload["heldout"]["per_intent"]["billing"] == {
@@ -107,7 +108,7 @@ def test_evaluate_text_on_the_shipped_held_out_file(
     accuracy = float(result.output.split("accuracy ", 1)[1].split()[0])
     assert accuracy >= 0.90
     assert "Bitext: not found" in result.output
-    assert "containment: not measured yet" in result.output
+    assert "containment over 30 days: not measured: the database is not set up" in result.output
     assert "cross-validation" not in result.output
 
 
@@ -137,3 +138,48 @@ def test_evaluate_with_the_bitext_sample() -> None:
     assert bitext["augmented"]["accuracy"] >= 0.95
     assert bitext["augmented_heldout"]["accuracy"] >= 0.90
     assert 0.0 < bitext["shipped"]["accuracy"] <= 1.0
+
+
+def test_evaluate_measures_containment_from_the_conversations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two conversations the bot answered alone and one it handed over: 2 of 3 contained."""
+    from datetime import UTC, datetime, timedelta
+
+    from homeport import migrations
+    from homeport.core.db import Database
+    from homeport.selfservice import bot
+    from tests.factories import build_fleet, filler
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("HOMEPORT_DATABASE_URL", url)
+    monkeypatch.chdir(tmp_path)
+    migrations.upgrade(url)
+    db = Database(url)
+    now = datetime.now(UTC).replace(microsecond=0)
+    fleet = build_fleet(db, now - timedelta(days=3), filler(3))
+    said = [
+        ("FIL-0001", "is there an outage in my area"),
+        ("FIL-0002", "is there an outage near me?"),
+        ("FIL-0003", "let me speak to a real person"),
+    ]
+    start = now - timedelta(days=2)
+    for account, text in said:
+        with db.transaction() as s:
+            bot.converse(
+                s, subscriber_id=fleet.subscribers[account], body=text, client_id="c1", now=start
+            )
+    with db.transaction() as s:
+        assert bot.close_idle(s, now=now) == 2
+    db.dispose()
+    result = runner.invoke(cli, ["bot", "evaluate", "--folds", "0", "--json", "--days", "7"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["containment"] == {
+        "days": 7,
+        "conversations": 3,
+        "contained": 2,
+        "handed_over": 1,
+        "abandoned": 0,
+        "repeat_contacts": 0,
+        "containment_rate": 0.6667,
+    }

@@ -6,14 +6,17 @@ from __future__ import annotations
 import json
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.table import Table
+from sqlalchemy.exc import SQLAlchemyError
 
-from homeport.cli.context import console, fail, out
-from homeport.selfservice import intents
+from homeport import migrations
+from homeport.cli.context import console, fail, get, out
+from homeport.selfservice import bot, intents
 
 app = typer.Typer(help="Chatbot: intent classification and its accuracy.")
 
@@ -78,6 +81,7 @@ def _scores_table(title: str, evaluation: intents.Evaluation) -> Table:
 
 @app.command()
 def evaluate(
+    ctx: typer.Context,
     data: Path | None = typer.Option(
         None,
         "--data",
@@ -100,11 +104,15 @@ def evaluate(
         help="Confidence for the 'answered' share and its accuracy.",
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+    days: int = typer.Option(
+        30, "--days", min=1, max=3650, help="Containment over the conversations of these days."
+    ),
 ) -> None:
     """Accuracy of the shipped model on held-out messages, per-intent precision and recall,
     stratified cross-validation on the training data, and the Bitext figures when that file
-    is there. Containment (conversations the bot closed without an agent) comes from the
-    database and is not measured here yet: it is printed as null."""
+    is there; and the chatbot's containment over the last ``--days`` from the database
+    (conversations that ended with no person taking over and no repeat contact within 7
+    days; homeport.selfservice.bot.containment)."""
     if folds == 1 or folds < 0:
         raise fail("--folds must be 0 (skip) or at least 2")
     bitext_given = bitext != BITEXT_DEFAULT
@@ -127,6 +135,7 @@ def evaluate(
         )
     except intents.IntentDataError as exc:
         raise fail(str(exc)) from exc
+    contained, why_not = _containment(ctx, days)
     source = str(data) if data else "shipped held-out file (intents_heldout.csv)"
     if as_json:
         payload: dict[str, Any] = {
@@ -145,7 +154,7 @@ def evaluate(
             "bitext": None if report is None else _bitext_dict(report, bitext),
             "training": {"rows": model.examples, "seconds": round(model.training_s, 3)},
             "latency_ms_per_message": round(latency_ms, 2),
-            "containment": None,
+            "containment": None if contained is None else {"days": days, **contained.to_json()},
         }
         out.print_json(json.dumps(payload, ensure_ascii=False))
         return
@@ -186,11 +195,43 @@ def evaluate(
         highlight=False,
         soft_wrap=True,
     )
-    out.print("containment: not measured yet (comes from the chatbot's conversations)")
+    out.print(
+        f"containment over {days} days: {_containment_text(contained, why_not)}",
+        highlight=False,
+        soft_wrap=True,
+    )
     if result.mistakes:
         console.print(
             f"{len(result.mistakes)} wrong; --json lists them", highlight=False, soft_wrap=True
         )
+
+
+def _containment(ctx: typer.Context, days: int) -> tuple[bot.Containment | None, str]:
+    """Containment from the configured database, or None and why (no database yet: the
+    intent figures do not need one)."""
+    cli = get(ctx)
+    now = cli.clock.now()
+    try:
+        db = cli.db
+        if migrations.current_revision(db.url) != migrations.head_revision():
+            return None, "not measured: the database is not set up ('homeport db upgrade')"
+        with db.session() as session:
+            return bot.containment(session, since=now - timedelta(days=days), until=now), ""
+    except SQLAlchemyError as exc:
+        return None, f"not measured: the database cannot be read ({type(exc).__name__})"
+
+
+def _containment_text(contained: bot.Containment | None, why_not: str) -> str:
+    if contained is None:
+        return why_not
+    if contained.rate is None:
+        return "no chatbot conversations ended yet"
+    return (
+        f"{contained.rate:.1%} ({contained.contained} contained of "
+        f"{contained.contained_raw + contained.handed_over} conversations that ended contained "
+        f"or handed over; {contained.repeat_contacts} came back within 7 days, "
+        f"{contained.abandoned} abandoned)"
+    )
 
 
 def _maybe(value: float | None) -> float | None:
