@@ -19,6 +19,9 @@ def import_all_models() -> None:
     import homeport.audit.models
     import homeport.health.models
     import homeport.identity.models
+    import homeport.journey.models
+    import homeport.kpis.models
+    import homeport.maturity.models
     import homeport.network.models
     import homeport.selfservice.models
     import homeport.simulator.models
