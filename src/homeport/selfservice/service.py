@@ -525,17 +525,21 @@ def network_view(
         "silent": "Not reporting: it may be off or unplugged.",
         "unknown": "No report yet.",
     }[wan.state]
-    radios = [
-        {
-            "band": r.get("band"),
-            "channel": r.get("channel"),
-            "busy_pct": max(
-                float(r.get("utilization_pct") or 0), float(r.get("interference_pct") or 0)
-            ),
-        }
-        for r in detail.get("radios", [])
-        if isinstance(r, dict)
-    ]
+    radios = []
+    for r in detail.get("radios", []):
+        if not isinstance(r, dict):
+            continue
+        util = float(r.get("utilization_pct") or 0)
+        interference = float(r.get("interference_pct") or 0)
+        radios.append(
+            {
+                "band": r.get("band"),
+                "channel": r.get("channel"),
+                "busy_pct": max(util, interference),
+                # Above 75 % busy [T5] or 50 % interference [T6] (REFERENCE.md 4a).
+                "crowded": util > s.utilization_warn_pct or interference > s.interference_warn_pct,
+            }
+        )
     model = " ".join(p for p in (gw.vendor, gw.model) if p) or "Your gateway"
     return NetworkView(True, model, state, wan, satellites, devices, radios, explained)
 
