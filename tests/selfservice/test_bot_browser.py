@@ -62,7 +62,7 @@ def test_bot_diagnoses_slow_internet_then_hands_over_to_an_agent(
             expect(bot.nth(1)).to_contain_text("below what your plan should give")
             expect(bot.last).to_contain_text("pass this to a person")
             _no_horizontal_overflow(page, "portal chat with the bot")
-            page.screenshot(path=str(shots / "portal-chatbot-diagnosis.png"), full_page=True)
+            page.screenshot(path=str(shots / "portal-chatbot-diagnosis.png"))
 
             page.fill("#chat-input", "yes")
             page.keyboard.press("Enter")
