@@ -355,3 +355,13 @@ def test_pwa_manifest_service_worker_and_icons(client: TestClient) -> None:
     assert "/portal/actions" not in sw.text
     offline = client.get("/portal/offline")
     assert offline.status_code == 200 and "You're offline" in offline.text.replace("&#39;", "'")
+
+
+def test_the_tab_bar_marks_the_help_and_chat_pages(client: TestClient, people: People) -> None:
+    portal_login(client)
+    for path, tab in [("/portal/help", "Help"), ("/portal/chat", "Contact")]:
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert 'aria-current="page"><span class="ico" aria-hidden="true">' in page.text
+        current = page.text.split('aria-current="page">', 1)[1].split("</a>", 1)[0]
+        assert current.endswith(tab), (path, current)
