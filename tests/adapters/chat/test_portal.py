@@ -62,7 +62,7 @@ def test_portal_account_sign_in_and_chat_page(
                 "next": "https://evil.example/",
             },
         )
-        assert ok.status_code == 303 and ok.headers["location"] == "/portal/chat"
+        assert ok.status_code == 303 and ok.headers["location"] == "/portal/"  # home
         page = client.get("/portal/chat")
         assert page.status_code == 200
         assert "Chat with us, Alice" in page.text and 'src="/static/chat.js"' in page.text
