@@ -17,12 +17,14 @@ HERE = Path(__file__).resolve().parent
 def import_all_models() -> None:
     """Import every domain's tables so ``Base.metadata`` is complete."""
     import homeport.audit.models
+    import homeport.experiments.models
     import homeport.health.models
     import homeport.identity.models
     import homeport.journey.models
     import homeport.kpis.models
     import homeport.maturity.models
     import homeport.network.models
+    import homeport.retention.models
     import homeport.selfservice.models
     import homeport.simulator.models
     import homeport.subscribers.models
