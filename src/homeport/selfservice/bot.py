@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from homeport.audit.actions import Actor, record
 from homeport.core.db import Database
-from homeport.core.errors import Conflict, FieldError, HomeportError, NotFound, ValidationFailed
+from homeport.core.errors import Conflict, HomeportError, NotFound, ValidationFailed
 from homeport.core.events import Event, publish
 from homeport.core.writes import chunks
 from homeport.health import remote
@@ -61,8 +61,6 @@ REPEAT_WINDOW = timedelta(days=7)
 MIN_CONFIDENCE = intents.SUGGESTED_THRESHOLD
 #: Misunderstood messages in a row before the bot offers a person.
 MAX_MISSES = 2
-MAX_MESSAGE = 4000
-MAX_CLIENT_ID = 64
 #: Client ids remembered per conversation to recognise a resent message.
 KEEP_CLIENT_IDS = 50
 
@@ -204,20 +202,6 @@ def turn(session: Session, turn_id: int, *, subscriber_id: int) -> Turn | None:
         .where(BotTurn.id == turn_id, BotConversation.subscriber_id == subscriber_id)
     ).scalar_one_or_none()
     return Turn.of(row) if row is not None else None
-
-
-def _clean(body: str, client_id: str) -> str:
-    problems = []
-    text = body.strip()
-    if not text:
-        problems.append(FieldError("body", "required"))
-    elif len(text) > MAX_MESSAGE:
-        problems.append(FieldError("body", f"at most {MAX_MESSAGE} characters"))
-    if not 0 < len(client_id) <= MAX_CLIENT_ID:
-        problems.append(FieldError("client_id", f"1 to {MAX_CLIENT_ID} characters"))
-    if problems:
-        raise ValidationFailed("invalid chat message", problems)
-    return text
 
 
 class _Talk:
@@ -637,7 +621,7 @@ def converse(
     """Store a subscriber's message to the bot and the bot's answers, in the caller's
     transaction. A message resent with the same ``client_id`` is recognised: nothing is
     written and the stored turn is returned."""
-    text = _clean(body, client_id)
+    text = support.clean_chat_message(body, client_id)
     subscriber = session.scalars(
         select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update(of=Subscriber)
     ).first()

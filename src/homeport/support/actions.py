@@ -273,8 +273,28 @@ class NewInteraction:
 
 #: Most characters of one interaction body kept (a pasted log, a long email thread).
 MAX_BODY = 200_000
+#: Longest chat message kept (characters), from the subscriber, an agent or the chatbot.
+MAX_CHAT_MESSAGE = 4000
+#: A chat client's id of one message, which makes a resend after a dropped connection harmless.
+MAX_CHAT_CLIENT_ID = 64
 MAX_ATTACHMENT = 10 * 1024 * 1024
 _TAG = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,39}$")
+
+
+def clean_chat_message(body: str, client_id: str) -> str:
+    """A chat message's text, stripped, or :class:`ValidationFailed` (empty, too long, or a
+    missing or overlong client id)."""
+    problems = []
+    text = body.strip()
+    if not text:
+        problems.append(FieldError("body", "required"))
+    elif len(text) > MAX_CHAT_MESSAGE:
+        problems.append(FieldError("body", f"at most {MAX_CHAT_MESSAGE} characters"))
+    if not 0 < len(client_id) <= MAX_CHAT_CLIENT_ID:
+        problems.append(FieldError("client_id", f"1 to {MAX_CHAT_CLIENT_ID} characters"))
+    if problems:
+        raise ValidationFailed("invalid chat message", problems)
+    return text
 
 
 def _check_interaction(item: NewInteraction) -> list[FieldError]:

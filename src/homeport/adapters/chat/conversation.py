@@ -27,7 +27,7 @@ from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
 from homeport.audit.actions import Actor
-from homeport.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from homeport.core.errors import Conflict, NotFound
 from homeport.identity.models import StaffUser
 from homeport.subscribers.models import Subscriber
 from homeport.support import actions
@@ -40,9 +40,6 @@ BOT = "chatbot"
 #: Channels of the cases a subscriber chats on: started in the chat, or handed over by the bot.
 CASE_CHANNELS = (LIVE, BOT)
 FALLBACK_EVENT = "async_fallback"
-#: Longest chat message kept (characters).
-MAX_MESSAGE = 4000
-MAX_CLIENT_ID = 64
 FALLBACK_TEXT = (
     "No agent is free right now. Your message is saved: an agent will answer here, and we "
     "will also send the answer to you by email. You can close this page."
@@ -187,20 +184,6 @@ def message(
     return _message(session, item, case)
 
 
-def _clean(body: str, client_id: str) -> str:
-    problems = []
-    text = body.strip()
-    if not text:
-        problems.append(FieldError("body", "required"))
-    elif len(text) > MAX_MESSAGE:
-        problems.append(FieldError("body", f"at most {MAX_MESSAGE} characters"))
-    if not 0 < len(client_id) <= MAX_CLIENT_ID:
-        problems.append(FieldError("client_id", f"1 to {MAX_CLIENT_ID} characters"))
-    if problems:
-        raise ValidationFailed("invalid chat message", problems)
-    return text
-
-
 def _resent(session: Session, external_id: str) -> Interaction | None:
     return session.scalars(
         select(Interaction).where(
@@ -228,7 +211,7 @@ def subscriber_says(
     now: datetime,
 ) -> Said:
     """Store a subscriber's chat message: on their live chat case, or on a new one."""
-    text = _clean(body, client_id)
+    text = actions.clean_chat_message(body, client_id)
     subscriber = session.scalars(
         select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update(of=Subscriber)
     ).first()
@@ -292,7 +275,7 @@ def agent_says(
 ) -> Said:
     """Store an agent's message on a chat case (``internal``: a note the subscriber never
     sees). In an async conversation the reply is also queued as an email to the subscriber."""
-    text = _clean(body, client_id)
+    text = actions.clean_chat_message(body, client_id)
     case = session.get(Case, case_id)
     if case is None:
         raise NotFound(f"no case {case_id}")
