@@ -59,7 +59,7 @@ def test_bot_diagnoses_slow_internet_then_hands_over_to_an_agent(
             page.keyboard.press("Enter")
             bot = page.locator(".chat-msg.bot")
             expect(bot.nth(1)).to_contain_text("I've checked your home network")
-            expect(bot.nth(1)).to_contain_text("below what your plan should give")
+            expect(bot.nth(1)).to_contain_text("Your line is slower than your plan")
             expect(bot.last).to_contain_text("pass this to a person")
             _no_horizontal_overflow(page, "portal chat with the bot")
             page.screenshot(path=str(shots / "portal-chatbot-diagnosis.png"))

@@ -22,6 +22,7 @@ from homeport.health import remediation
 from homeport.health.models import Finding
 from homeport.health.service import finding_title, severity_order
 from homeport.network.models import Gateway, Home
+from homeport.selfservice.service import explain_finding
 from homeport.subscribers.models import Plan, Subscriber
 from homeport.support.service import outage_for_subscriber
 from homeport.telemetry.service import latest_report
@@ -65,33 +66,6 @@ RELEVANT: dict[str, tuple[str, ...]] = {
         "congested_channel",
         "coverage_gap",
     ),
-}
-
-#: Each finding kind in plain words (the subscriber's side; agents see the detector title).
-PLAIN: dict[str, str] = {
-    "wan_down": "Your gateway has lost its connection to our network.",
-    "speed_below_plan": "Your speed has been below what your plan should give for a while.",
-    "high_latency": "Your connection is slow to respond (high latency), which makes calls "
-    "and games lag.",
-    "high_jitter": "Your connection's response time keeps changing (jitter), which makes "
-    "video calls choppy.",
-    "packet_loss": "Some of the data on your line is getting lost, so pages and calls stall.",
-    "bufferbloat": "Your connection slows right down when someone uploads or downloads "
-    "something big.",
-    "optical_out_of_range": "The light signal on your fibre is outside its normal range.",
-    "optical_degrading": "The light signal on your fibre has been getting weaker.",
-    "reboot_loop": "Your gateway keeps restarting by itself.",
-    "weak_client_signal": "One of your devices gets only a weak Wi-Fi signal where it is.",
-    "coverage_gap": "Several devices get a weak Wi-Fi signal: part of your home is badly covered.",
-    "congested_channel": "Your Wi-Fi shares its radio channel with many neighbours' networks, "
-    "so it is crowded.",
-    "high_retransmissions": "One of your devices has to resend a lot of its Wi-Fi data, "
-    "which slows it down.",
-    "poor_mesh_backhaul": "A Wi-Fi extender (mesh point) is too far from your gateway to "
-    "pass on a good signal.",
-    "legacy_client": "An older device that only speaks 2.4 GHz Wi-Fi slows that radio down "
-    "for everyone.",
-    "device_offline": "Your gateway has not been in touch with us for a while.",
 }
 
 #: What the bot offers for a remote action, and what it says while the action runs.
@@ -194,6 +168,14 @@ class Diagnosis:
         }
 
 
+def _plain(finding: Finding) -> str:
+    """The finding in the portal's plain words (one wording for the portal and the bot)."""
+    headline, why, _helps = explain_finding(
+        finding.kind, finding.subject, finding.evidence or {}, {}
+    )
+    return f"{headline}. {why}"
+
+
 def _fix(finding: Finding) -> Fix | None:
     kind = DEFAULT_REMEDIATION.get(finding.kind)
     if kind is None:
@@ -231,7 +213,7 @@ def diagnose(session: Session, subscriber_id: int, *, now: datetime) -> Diagnosi
                 title=finding_title(f.kind),
                 severity=f.severity,
                 subject=f.subject,
-                plain=PLAIN.get(f.kind, finding_title(f.kind) + "."),
+                plain=_plain(f),
                 fix=_fix(f),
             )
             for f in findings
