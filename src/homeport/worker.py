@@ -34,6 +34,8 @@ from homeport.core.db import Database
 from homeport.core.settings import Settings
 from homeport.health import actions as health_actions
 from homeport.health import tasks as health_tasks
+from homeport.journey import tasks as journey_tasks
+from homeport.kpis import actions as kpi_actions
 from homeport.selfservice import bot
 from homeport.support import actions as support_actions
 from homeport.telemetry import tasks as telemetry_tasks
@@ -123,6 +125,19 @@ def default_tasks(settings: Settings) -> list[Task]:
     def bot_idle(session: Session, now: datetime, _last: datetime | None) -> str:
         return f"{bot.close_idle(session, now=now)} idle chatbot conversations ended"
 
+    def kpi_snapshots(session: Session, now: datetime, _last: datetime | None) -> str:
+        run = kpi_actions.snapshot_due(session, now=now, zone=settings.timezone)
+        return f"{run.rows} KPI snapshot rows for {len(run.buckets)} periods"
+
+    def kpi_reports(session: Session, now: datetime, _last: datetime | None) -> str:
+        n = kpi_actions.send_reports(
+            session, now=now, zone=settings.timezone, bsp_name=settings.bsp_name
+        )
+        return f"{n} KPI reports queued"
+
+    def surveys(session: Session, now: datetime, _last: datetime | None) -> str:
+        return journey_tasks.run(session, now=now, settings=settings)
+
     return [
         Task("offline", w.offline_check_s, offline),
         Task("rollup_hourly", w.rollup_hourly_s, rollup_hourly),
@@ -133,6 +148,9 @@ def default_tasks(settings: Settings) -> list[Task]:
         Task("sla", w.sla_s, sla),
         Task("routing", w.routing_s, routing),
         Task("bot_idle", w.bot_idle_s, bot_idle),
+        Task("surveys", w.survey_s, surveys),
+        Task("kpi_snapshots", w.kpi_snapshot_s, kpi_snapshots),
+        Task("kpi_reports", w.kpi_reports_s, kpi_reports),
     ]
 
 

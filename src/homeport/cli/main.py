@@ -14,6 +14,8 @@ from homeport.cli import (
     imports,
     ingest,
     kb,
+    kpis,
+    maturity,
     serve,
     simulate,
     smtp,
@@ -57,12 +59,14 @@ app.add_typer(health.app, name="health")
 app.add_typer(desk.app, name="desk")
 app.add_typer(kb.app, name="kb")
 app.add_typer(bot.app, name="bot")
+app.add_typer(kpis.app, name="kpis")
 app.command()(serve.serve)
 app.command()(simulate.simulate)
 app.command()(demo.demo)
 app.command()(ingest.ingest)
 app.command()(worker.worker)
 app.command()(smtp.smtp)
+app.command()(maturity.maturity)
 
 
 def main() -> None:

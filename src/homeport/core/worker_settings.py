@@ -47,3 +47,11 @@ class WorkerSettings(BaseModel):
     #: Unanswered live chats turn async this often (0: off, as the web processes check
     #: themselves; ``homeport worker --once --task chat_fallback`` still runs it).
     chat_fallback_s: int = Field(default=0, ge=0)
+    #: KPI snapshots (every KPI overall and per channel and team, for the last and the current
+    #: day, week and month) are stored this often, so that history outlives data retention.
+    kpi_snapshot_s: int = Field(default=24 * 3600, ge=0)
+    #: Scheduled KPI reports are checked this often; each subscription gets one email per week
+    #: (Monday 07:00 in the BSP's zone) or month (the 1st), whenever the worker first runs after.
+    kpi_reports_s: int = Field(default=900, ge=0)
+    #: Journey: first-week checks recorded and due surveys sent (``[journey]``) this often.
+    survey_s: int = Field(default=600, ge=0)

@@ -14,6 +14,7 @@ def routers() -> list[APIRouter]:
     from homeport.adapters.http_ingest import api as http_ingest_api
     from homeport.adapters.sms import api as sms_api
     from homeport.health import api as health_api
+    from homeport.kpis import api as kpis_api
     from homeport.network import api as network_api
     from homeport.selfservice import api as kb_api
     from homeport.subscribers import api as subscribers_api
@@ -53,6 +54,7 @@ def routers() -> list[APIRouter]:
         chat_api.router,
         cti_api.router,
         sms_api.router,
+        kpis_api.router,
     ]
 
 
