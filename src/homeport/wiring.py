@@ -19,10 +19,12 @@ def connect(db: Database, settings: Settings) -> None:
     # Each domain with handlers registers them here, lowest domain first; adapters last.
     from homeport.adapters.cwmp import handlers as cwmp_handlers
     from homeport.health import handlers as health_handlers
+    from homeport.journey import handlers as journey_handlers
     from homeport.selfservice import bot
     from homeport.support import actions as support_actions
 
     health_handlers.register(db, settings)
     support_actions.register(db)
     bot.register(db)
+    journey_handlers.register(db)
     cwmp_handlers.register(db, settings)

@@ -20,6 +20,7 @@ from pydantic_settings import (
 )
 
 from homeport.core.health_settings import HealthSettings
+from homeport.core.journey_settings import JourneySettings
 from homeport.core.maturity_settings import MaturitySettings
 from homeport.core.telemetry_settings import TelemetrySettings
 from homeport.core.worker_settings import WorkerSettings
@@ -102,6 +103,7 @@ class Settings(BaseSettings):
     telemetry: TelemetrySettings = Field(default_factory=TelemetrySettings)
     health: HealthSettings = Field(default_factory=HealthSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    journey: JourneySettings = Field(default_factory=JourneySettings)
     maturity: MaturitySettings = Field(default_factory=MaturitySettings)
 
     @field_validator("timezone")

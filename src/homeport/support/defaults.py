@@ -37,8 +37,10 @@ QUEUES: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], int], ...] = (
     ("Proactive (NOC)", "Network operations", (), ("system",), 5),
     ("Connectivity", "Customer support", ("no_internet", "slow_speed", *WAN_KINDS), (), 10),
     ("Wi-Fi and devices", "Customer support", ("wifi", "equipment", *WIFI_KINDS), (), 20),
-    # The chatbot hands cancellation requests here (homeport.selfservice.bot.CATEGORIES).
-    ("Retention", "Retention", ("cancel_service",), (), 30),
+    # The chatbot hands cancellation requests here (homeport.selfservice.bot.CATEGORIES), and
+    # a detractor's survey answer opens a follow-up (homeport.journey.surveys, channel system):
+    # ranked before the NOC's queue, which takes every other case of channel system.
+    ("Retention", "Retention", ("cancel_service", "retention_follow_up"), (), 4),
 )
 DEFAULT_QUEUE = ("General", "Customer support")
 TEAMS = (
