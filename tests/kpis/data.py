@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import update
 
@@ -61,10 +62,21 @@ class Week:
     dev: int
 
 
-def _inbound(channel: str, body: str = "help", **kw: object) -> NewInteraction:
+def _inbound(
+    channel: str,
+    body: str = "help",
+    *,
+    handle_time_s: int | None = None,
+    meta: dict[str, Any] | None = None,
+) -> NewInteraction:
     return NewInteraction(
-        channel=channel, direction="inbound", author_kind="subscriber", body=body, **kw
-    )  # type: ignore[arg-type]
+        channel=channel,
+        direction="inbound",
+        author_kind="subscriber",
+        body=body,
+        handle_time_s=handle_time_s,
+        meta=meta or {},
+    )
 
 
 def _reply(channel: str, at: datetime) -> NewInteraction:
@@ -80,7 +92,9 @@ def build_week(db: Database) -> Week:
     )
     ids: dict[str, int] = {}
 
-    def open_(key: str, sub: int, channel: str, category: str, at: datetime, *firsts: object) -> int:
+    def open_(
+        key: str, sub: int, channel: str, category: str, at: datetime, *firsts: object
+    ) -> int:
         with db.transaction() as s:
             first = firsts[0] if firsts else _inbound(channel)
             c = actions.open_case(
@@ -108,15 +122,14 @@ def build_week(db: Database) -> Week:
     add("A", _reply("email", day(1, 9, 30)), day(1, 9, 30))
     solve("A", day(1, 11))
 
-    call = {"handle_time_s": 600}
-    open_("B", bob, "phone", "wifi", day(2, 9), _inbound("phone", **call))
+    open_("B", bob, "phone", "wifi", day(2, 9), _inbound("phone", handle_time_s=600))
     add("B", _reply("phone", day(2, 10)), day(2, 10))
     add("B", _inbound("phone", handle_time_s=300), day(2, 12))
     solve("B", day(2, 14))
 
-    chat = {"meta": {"conversation": "conv-1"}}
-    open_("C", carol, "live_chat", "equipment", day(1, 12), _inbound("live_chat", **chat))
-    add("C", _inbound("live_chat", "still there?", **chat), day(1, 12, 5))
+    chat = {"conversation": "conv-1"}
+    open_("C", carol, "live_chat", "equipment", day(1, 12), _inbound("live_chat", meta=chat))
+    add("C", _inbound("live_chat", "still there?", meta=chat), day(1, 12, 5))
     solve("C", day(1, 15))
 
     open_("D", dev, "email", "slow_speed", day(3, 8))
