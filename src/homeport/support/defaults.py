@@ -40,7 +40,7 @@ QUEUES: tuple[tuple[str, str, tuple[str, ...], tuple[str, ...], int], ...] = (
     # The chatbot hands cancellation requests here (homeport.selfservice.bot.CATEGORIES), and
     # a detractor's survey answer opens a follow-up (homeport.journey.surveys, channel system):
     # ranked before the NOC's queue, which takes every other case of channel system.
-    ("Retention", "Retention", ("cancel_service", "retention_follow_up"), (), 4),
+    ("Retention", "Retention", ("cancel_service", "retention_follow_up", "at_risk"), (), 4),
 )
 DEFAULT_QUEUE = ("General", "Customer support")
 TEAMS = (
