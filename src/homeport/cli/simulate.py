@@ -172,14 +172,24 @@ def simulate(
     fault_scale: float = typer.Option(
         1.0, "--fault-scale", min=0.0001, max=100, help="With --live: multiply the fault rates."
     ),
+    maturity_profile: int | None = typer.Option(
+        None,
+        "--maturity-profile",
+        min=1,
+        max=5,
+        help="After the fleet, play --days of the support operation of a BSP at this maturity "
+        "stage (1-5: its channels, proactive cases, auto-remediation, self-service, chatbot, "
+        "KPI program and journey owners); homeport maturity then measures that stage.",
+    ),
 ) -> None:
     """Generate a simulated BSP: plans, bundles, topology, subscribers and home networks. With
     --live, send the stored fleet's telemetry to Homeport over HTTP or MQTT instead."""
     cli = get(ctx)
     if live_:
-        if subscribers is not None or days or now is not None:
+        if subscribers is not None or days or now is not None or maturity_profile is not None:
             raise fail(
-                "--subscribers, --days and --now make a new fleet; --live uses the stored one"
+                "--subscribers, --days, --now and --maturity-profile make a new fleet; --live "
+                "uses the stored one"
             )
         _live(
             cli,
@@ -202,6 +212,8 @@ def simulate(
         validate_parameters(subscribers, seed, days)
     except HomeportError as exc:
         raise report(exc) from exc
+    if maturity_profile is not None and not 3 <= days <= 365:
+        raise fail("--maturity-profile needs --days from 3 to 365 (the days of operation to play)")
     when = _parse_now(now, cli.clock.now())
     db = cli.migrated_db()
     started = time.perf_counter()
@@ -220,6 +232,32 @@ def simulate(
         except HomeportError as exc:
             raise report(exc) from exc
     _print_summary(summary, time.perf_counter() - started)
+    if maturity_profile is not None:
+        _maturity(cli, maturity_profile, start=when - timedelta(days=days), end=when, seed=seed)
+
+
+def _maturity(cli: CliContext, stage: int, *, start: datetime, end: datetime, seed: int) -> None:
+    from homeport import wiring
+    from homeport.simulator import maturity
+
+    db = cli.migrated_db()
+    # A completed visit solves its case, an escalated finding opens its case: the domains'
+    # handlers run as in production.
+    wiring.connect(db, cli.settings)
+    began = time.perf_counter()
+    try:
+        result = maturity.run_profile(db, stage, start=start, end=end, seed=seed)
+    except HomeportError as exc:
+        raise report(exc) from exc
+    out.print(
+        f"maturity profile {stage} over {result.days} days: {result.reactive_cases:,} reactive "
+        f"technical cases, {result.other_cases:,} other contacts, {result.proactive_cases:,} "
+        f"proactive cases, {result.auto_fixed:,} findings fixed automatically, "
+        f"{result.visits:,} visits, {result.bot_conversations:,} chatbot conversations, "
+        f"{result.self_service_users:,} self-service users, in "
+        f"{time.perf_counter() - began:.1f} s",
+        highlight=False,
+    )
 
 
 def _make_transport(
