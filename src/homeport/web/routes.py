@@ -14,6 +14,7 @@ def routers() -> list[APIRouter]:
     from homeport.adapters.http_ingest import api as http_ingest_api
     from homeport.adapters.sms import api as sms_api
     from homeport.health import api as health_api
+    from homeport.journey import api as journey_api
     from homeport.kpis import api as kpis_api
     from homeport.network import api as network_api
     from homeport.selfservice import api as kb_api
@@ -26,6 +27,7 @@ def routers() -> list[APIRouter]:
         console_actions,
         field,
         health,
+        journey,
         kb,
         portal,
         subscribers,
@@ -54,6 +56,8 @@ def routers() -> list[APIRouter]:
         chat_api.router,
         cti_api.router,
         sms_api.router,
+        journey.router,
+        journey_api.router,
         kpis_api.router,
     ]
 
