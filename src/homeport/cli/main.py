@@ -13,6 +13,7 @@ from homeport.cli import (
     health,
     imports,
     ingest,
+    journey,
     kb,
     kpis,
     maturity,
@@ -59,6 +60,7 @@ app.add_typer(health.app, name="health")
 app.add_typer(desk.app, name="desk")
 app.add_typer(kb.app, name="kb")
 app.add_typer(bot.app, name="bot")
+app.add_typer(journey.app, name="journey")
 app.add_typer(kpis.app, name="kpis")
 app.command()(serve.serve)
 app.command()(simulate.simulate)
