@@ -36,6 +36,8 @@ from homeport.health import actions as health_actions
 from homeport.health import tasks as health_tasks
 from homeport.journey import tasks as journey_tasks
 from homeport.kpis import actions as kpi_actions
+from homeport.retention import recommendations as retention_recs
+from homeport.retention import segments as retention_segments
 from homeport.selfservice import bot
 from homeport.support import actions as support_actions
 from homeport.telemetry import tasks as telemetry_tasks
@@ -138,6 +140,16 @@ def default_tasks(settings: Settings) -> list[Task]:
     def surveys(session: Session, now: datetime, _last: datetime | None) -> str:
         return journey_tasks.run(session, now=now, settings=settings)
 
+    def segments(session: Session, now: datetime, _last: datetime | None) -> str:
+        run = retention_segments.compute_segments(session, now, zone=settings.zone)
+        recs = retention_recs.refresh(
+            session, now, zone=settings.zone, weak_dbm=health.weak_rssi_dbm
+        )
+        return (
+            f"{run.rows} segments for {run.homes} homes; recommendations: {recs.created} new, "
+            f"{recs.refreshed} refreshed, {recs.expired} expired"
+        )
+
     return [
         Task("offline", w.offline_check_s, offline),
         Task("rollup_hourly", w.rollup_hourly_s, rollup_hourly),
@@ -151,6 +163,7 @@ def default_tasks(settings: Settings) -> list[Task]:
         Task("surveys", w.survey_s, surveys),
         Task("kpi_snapshots", w.kpi_snapshot_s, kpi_snapshots),
         Task("kpi_reports", w.kpi_reports_s, kpi_reports),
+        Task("segments", w.segments_s, segments),
     ]
 
 

@@ -55,3 +55,5 @@ class WorkerSettings(BaseModel):
     kpi_reports_s: int = Field(default=900, ge=0)
     #: Journey: first-week checks recorded and due surveys sent (``[journey]``) this often.
     survey_s: int = Field(default=600, ge=0)
+    #: Lifestyle segments and bundle recommendations of every home are recomputed this often.
+    segments_s: int = Field(default=24 * 3600, ge=0)
