@@ -5,15 +5,14 @@ into one :class:`Facts`, with a handful of queries over the assessment window
 ``[since, until)``. Each figure is documented where it is computed; ``docs/maturity.md``
 explains them in plain words.
 
-The KPI domain is still being written: until :mod:`homeport.kpis.definitions` exists, KPI
-families come from :data:`FALLBACK_KPI_FAMILIES` (the KPI names of DESIGN.md section 6 and
-issue 6), and the few KPI figures needed here (truck-roll rate, proactive share, digital
-adoption, containment) are computed by the small queries below.
+KPI families come from the KPI domain's definitions (:data:`homeport.kpis.definitions.KPIS`)
+and the truck-roll rate is the KPI engine's (:func:`homeport.kpis.service.compute`), so that it
+is compared with its target in the same unit. The other figures are the criteria's own (the
+proactive share here also counts findings fixed automatically, see :func:`_proactive`).
 """
 
 from __future__ import annotations
 
-import importlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,12 +23,14 @@ from sqlalchemy.orm import Session
 from homeport.core.maturity_settings import MaturitySettings
 from homeport.health.detectors import KINDS as FINDING_KINDS
 from homeport.health.models import DeviceAction, Finding
-from homeport.journey.models import StageOwner, Survey
+from homeport.journey.models import EVENT_KINDS, StageOwner, Survey
+from homeport.kpis import service as kpi_service
+from homeport.kpis.definitions import KPIS
 from homeport.kpis.models import KpiReportSubscription, KpiSnapshot, KpiTarget
 from homeport.network.models import Home
 from homeport.selfservice import bot
 from homeport.selfservice.models import BotConversation, EngagementEvent
-from homeport.subscribers.models import JOURNEY_STAGES, Subscriber
+from homeport.subscribers.models import Subscriber
 from homeport.support.models import Case, GuidedStep, Interaction, WorkOrder
 from homeport.support.service import REPEAT_WINDOW, contacts
 
@@ -47,47 +48,13 @@ CHANNEL_GROUPS = {
 CHANNEL_NAMES = ("phone", "email", "chat", "chatbot", "app", "sms")
 #: KPI families (issue 6).
 KPI_FAMILIES = ("support", "proactive", "digital", "satisfaction", "journey", "churn")
-#: KPI name -> family while ``homeport.kpis.definitions`` does not exist (DESIGN.md section 6).
-FALLBACK_KPI_FAMILIES: dict[str, str] = {
-    "first_contact_resolution": "support",
-    "repeat_contact_rate": "support",
-    "truck_roll_rate": "support",
-    "truck_rolls_per_1000": "support",
-    "repeat_dispatch_rate": "support",
-    "no_fault_found_rate": "support",
-    "time_to_first_response": "support",
-    "time_to_resolve": "support",
-    "sla_attainment": "support",
-    "average_handle_time": "support",
-    "contact_rate": "support",
-    "proactive_share": "proactive",
-    "proactive_resolution_without_contact": "proactive",
-    "experience_score": "proactive",
-    "availability": "proactive",
-    "self_service_containment": "digital",
-    "digital_adoption": "digital",
-    "app_engagement": "digital",
-    "nps": "satisfaction",
-    "csat": "satisfaction",
-    "ces": "satisfaction",
-    "time_in_stage": "journey",
-    "install_nps": "journey",
-    "churn_rate": "churn",
-}
 #: Outcomes of a case that ended with nothing to judge.
 NOT_JUDGED = ("duplicate",)
 
 
 def kpi_families() -> dict[str, str]:
-    """KPI name -> family: the KPI domain's definitions when they exist, else the fallback."""
-    try:
-        module = importlib.import_module("homeport.kpis.definitions")
-    except ImportError:
-        return dict(FALLBACK_KPI_FAMILIES)
-    kpis = getattr(module, "KPIS", None)
-    if not isinstance(kpis, dict) or not kpis:
-        return dict(FALLBACK_KPI_FAMILIES)
-    return {str(name): str(getattr(k, "family", "")) for name, k in kpis.items()}
+    """KPI name -> family (the KPI domain's definitions)."""
+    return {name: k.family for name, k in KPIS.items()}
 
 
 def share(part: int, whole: int) -> float | None:
@@ -132,7 +99,8 @@ class Facts:
     proactive_resolved_no_contact: int = 0
     kpi_families_with_targets: list[str] = field(default_factory=list)
     nps_moments: list[str] = field(default_factory=list)
-    journey_stages: tuple[str, ...] = JOURNEY_STAGES
+    #: The journey's stages are its moments (journey events), each to be owned.
+    journey_stages: tuple[str, ...] = EVENT_KINDS
     owned_stages: list[str] = field(default_factory=list)
     #: Technical cases opened in the window (proactive, or reactive in a technical category).
     technical_opened: int = 0
@@ -204,23 +172,10 @@ def _cases(session: Session, s: MaturitySettings, facts: Facts, technical: set[s
     ]
     facts.reactive_technical_opened = len(reactive_technical)
     facts.proactive_cases = sum(1 for row in opened if row.origin == "proactive")
-    technical_ids = [
-        row.id for row in opened if row.origin == "proactive" or row.category in technical
-    ]
-    facts.technical_opened = len(technical_ids)
-    visited: set[int] = set()
-    for chunk in _chunks(technical_ids):
-        visited.update(
-            session.scalars(
-                select(WorkOrder.case_id).where(
-                    WorkOrder.case_id.in_(chunk),
-                    WorkOrder.kind == "repair",
-                    WorkOrder.status != "cancelled",
-                    WorkOrder.created_at < facts.until,
-                )
-            )
-        )
-    facts.truck_rolls = len(visited)
+    # Truck-roll rate: the KPI engine's (technical cases opened with a repair visit).
+    rolls = kpi_service.compute(session, "truck_roll_rate", since=facts.since, until=facts.until)
+    facts.technical_opened = int(rolls.denominator or 0)
+    facts.truck_rolls = int(rolls.numerator or 0)
     # Remote diagnostics: a guided-troubleshooting step on the case, a remote action by staff
     # on the subscriber's home while the case was open, or the chatbot's diagnosis before it
     # handed the case over (its channel). Viewing the subscriber 360 is not recorded anywhere,
@@ -513,6 +468,7 @@ def _journey(session: Session, facts: Facts) -> None:
         for stage, department, owner, team in session.execute(
             select(StageOwner.stage, StageOwner.department, StageOwner.owner, StageOwner.team_id)
         )
+        # A stored owner: the BSP named one (a default nobody confirmed does not count).
         if stage in facts.journey_stages and (department or owner.strip() or team)
     )
 

@@ -26,7 +26,6 @@ finds most problems before the subscriber does.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import uuid
 from collections.abc import Callable
@@ -43,7 +42,6 @@ from homeport.audit.actions import Actor
 from homeport.core.db import Database
 from homeport.core.errors import FieldError, HomeportError, ValidationFailed
 from homeport.core.health_settings import HealthSettings
-from homeport.core.maturity_settings import MaturitySettings
 from homeport.health import findings as finding_lifecycle
 from homeport.health import remediation, remote
 from homeport.health.detectors.base import Condition
@@ -51,8 +49,11 @@ from homeport.health.homes import load_homes
 from homeport.health.models import Finding
 from homeport.identity import actions as identity_actions
 from homeport.identity import service as identity_service
-from homeport.journey.models import EVENT_KINDS, StageOwner, Survey
-from homeport.kpis.models import KpiReportSubscription, KpiSnapshot, KpiTarget
+from homeport.journey import actions as journey_actions
+from homeport.journey.models import Survey
+from homeport.kpis import actions as kpi_actions
+from homeport.kpis import service as kpi_service
+from homeport.kpis.definitions import KPIS
 from homeport.maturity import evidence
 from homeport.network.models import Gateway, Home
 from homeport.selfservice import bot, kb
@@ -171,7 +172,7 @@ PROFILES: dict[int, Profile] = {
         other_contacts_ratio=0.3,
         self_service_share=0.35,
         engagement_channels=("portal", "bot"),
-        bot_per_100_day=1.0,
+        bot_per_100_day=0.6,
         bot_contained_share=0.5,
         kpi_snapshots=True,
         kpi_target_families=("support", "proactive", "digital"),
@@ -192,7 +193,7 @@ PROFILES: dict[int, Profile] = {
         other_contacts_ratio=1.0,
         self_service_share=0.7,
         engagement_channels=("portal", "app", "bot"),
-        bot_per_100_day=1.5,
+        bot_per_100_day=0.8,
         bot_contained_share=0.6,
         kpi_snapshots=True,
         kpi_target_families=evidence.KPI_FAMILIES,
@@ -767,97 +768,43 @@ class _Run:
     # --- the KPI program and the journey ---------------------------------------------------
 
     def kpi_program(self) -> None:
-        families = evidence.kpi_families()
-        preferred = (
-            "first_contact_resolution",
-            "truck_roll_rate",
-            "proactive_share",
-            "digital_adoption",
-            "self_service_containment",
-            "nps",
-            "churn_rate",
-        )
-        tracked = [k for k in preferred if k in families][:5]
+        """Weekly KPI snapshots (stage 3 on), overall targets for the profile's families and a
+        weekly report (stage 4 on), through the KPI domain's actions."""
+        leader = Actor.system("kpi-program")
         with self.db.transaction() as session:
             if self.p.kpi_snapshots:
-                self._snapshots(session, tracked)
-            if self.p.kpi_target_families:
-                chosen: list[str] = [
-                    k for k in preferred if families.get(k) in self.p.kpi_target_families
-                ]
-                for fam in self.p.kpi_target_families:
-                    if not any(families.get(k) == fam for k in chosen):
-                        chosen += [k for k, v in sorted(families.items()) if v == fam][:1]
-                for name in chosen:
-                    target = (
-                        self.p.truck_roll_target
-                        if name == "truck_roll_rate"
-                        else _default_target(name)
-                    )
-                    session.add(
-                        KpiTarget(
-                            kpi=name,
-                            cut="",
-                            target=target,
-                            updated_at=self.start,
-                            updated_by_id=None,
-                        )
-                    )
-            if self.p.kpi_report:
-                session.add(
-                    KpiReportSubscription(
-                        email=LEADER_EMAIL,
-                        frequency="weekly",
-                        kpis=[],
-                        active=True,
-                        created_at=self.start,
-                    )
-                )
-
-    def _snapshots(self, session: Session, names: list[str]) -> None:
-        s = MaturitySettings()
-        week = self.start
-        while week + timedelta(days=7) <= self.end:
-            until = week + timedelta(days=7)
-            values = _kpi_values(session, s, names, week, until)
-            for name in names:
-                session.add(
-                    KpiSnapshot(
-                        kpi=name,
+                week = kpi_service.bucket_start("week", self.start, kpi_service.zone_of("UTC"))
+                week = kpi_service.shift("week", week, 1, kpi_service.zone_of("UTC"))
+                while week + timedelta(days=7) <= self.end:
+                    kpi_actions.snapshot(
+                        session,
                         period="week",
                         period_start=week,
-                        cut="",
-                        value=values.get(name),
-                        numerator=None,
-                        denominator=None,
-                        computed_at=until,
+                        now=week + timedelta(days=7),
+                        cuts=[kpi_service.OVERALL],
                     )
-                )
-            week = until
+                    week += timedelta(days=7)
+            for name, k in KPIS.items():
+                if k.family not in self.p.kpi_target_families or k.default_target is None:
+                    continue
+                target = self.p.truck_roll_target if name == "truck_roll_rate" else k.default_target
+                kpi_actions.set_target(session, leader, name, target, now=self.start)
+            if self.p.kpi_report:
+                kpi_actions.subscribe(session, leader, LEADER_EMAIL, now=self.start)
 
     def journey(self) -> None:
         with self.db.transaction() as session:
             if self.p.stage_owners:
-                departments = {
-                    "signup": "sales",
-                    "install_scheduled": "field",
-                    "installed": "field",
-                    "first_week_check": "support",
-                    "first_case": "support",
-                    "case_solved": "support",
-                    "plan_change": "sales",
-                    "at_risk": "retention",
-                    "churned": "retention",
-                }
-                for stage in EVENT_KINDS:
-                    session.add(
-                        StageOwner(
-                            stage=stage,
-                            department=departments.get(stage, "support"),
-                            owner="",
-                            team_id=None,
-                            updated_at=self.start,
-                        )
+                # Every stage's owner named by the BSP (the journey domain's defaults).
+                for stage, owner in journey_actions.DEFAULT_OWNERS.items():
+                    journey_actions.set_owner(
+                        session,
+                        stage,
+                        owner.department,
+                        owner.owner or f"{owner.department} lead",
+                        None,
+                        now=self.start,
+                        actor=ACTOR,
                     )
             moments = [("nps", m) for m in self.p.nps_moments]
             if self.p.csat:
@@ -930,48 +877,6 @@ class _Run:
         self.kpi_program()
         self.journey()
         return self.summary
-
-
-def _default_target(name: str) -> float:
-    """The KPI domain's default target when it has one, else a plain Homeport choice."""
-    try:
-        module = importlib.import_module("homeport.kpis.definitions")
-        kpi = getattr(module, "KPIS", {}).get(name)
-        value = getattr(kpi, "default_target", None)
-        if isinstance(value, (int, float)):
-            return float(value)
-    except ImportError:
-        pass
-    return {"nps": 30.0, "churn_rate": 1.5, "install_lead_time": 7.0}.get(name, 50.0)
-
-
-def _kpi_values(
-    session: Session, s: MaturitySettings, names: list[str], since: datetime, until: datetime
-) -> dict[str, float | None]:
-    """KPI values for a snapshot: the KPI engine's when it exists, else the maturity
-    evidence's figures for the KPIs it measures (in %)."""
-    try:
-        kpis = importlib.import_module("homeport.kpis.service")
-        compute = kpis.compute
-        return {n: compute(session, n, since=since, until=until).value for n in names}
-    except (ImportError, AttributeError, HomeportError):
-        pass
-    f = evidence.measure(session, s, since=since, until=until)
-
-    def pct(part: int, whole: int) -> float | None:
-        value = evidence.share(part, whole)
-        return None if value is None else round(100 * value, 2)
-
-    figures = {
-        "first_contact_resolution": pct(f.fcr_resolved, f.fcr_cases),
-        "truck_roll_rate": f.truck_roll_rate,
-        "proactive_share": pct(f.proactive_cases, f.proactive_cases + f.reactive_technical_opened),
-        "digital_adoption": pct(f.digital_users, f.active_subscribers),
-        "self_service_containment": None
-        if f.containment_rate is None
-        else round(100 * f.containment_rate, 2),
-    }
-    return {n: figures.get(n) for n in names}
 
 
 def run_profile(
