@@ -507,7 +507,9 @@ def _history(session: Session, *, now: datetime, first_week: timedelta) -> Itera
                 "ref": "install",
                 "detail": {**mark, "install": "onsite", "work_order_id": wo},
             }
-        elif activated is not None and sid not in booked:
+        elif (
+            activated is not None and sid not in booked and status not in ("prospect", "onboarding")
+        ):
             installed[sid] = activated
             yield {
                 "subscriber_id": sid,
