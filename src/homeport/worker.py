@@ -37,6 +37,7 @@ from homeport.health import tasks as health_tasks
 from homeport.journey import tasks as journey_tasks
 from homeport.kpis import actions as kpi_actions
 from homeport.retention import recommendations as retention_recs
+from homeport.retention import risk_actions as churn_risk
 from homeport.retention import segments as retention_segments
 from homeport.selfservice import bot
 from homeport.support import actions as support_actions
@@ -150,6 +151,11 @@ def default_tasks(settings: Settings) -> list[Task]:
             f"{recs.refreshed} refreshed, {recs.expired} expired"
         )
 
+    def churn_scores(session: Session, now: datetime, _last: datetime | None) -> str:
+        return churn_risk.daily(
+            session, now, threshold=w.churn_high_risk, limit=w.churn_cases_per_run
+        )
+
     return [
         Task("offline", w.offline_check_s, offline),
         Task("rollup_hourly", w.rollup_hourly_s, rollup_hourly),
@@ -164,6 +170,7 @@ def default_tasks(settings: Settings) -> list[Task]:
         Task("kpi_snapshots", w.kpi_snapshot_s, kpi_snapshots),
         Task("kpi_reports", w.kpi_reports_s, kpi_reports),
         Task("segments", w.segments_s, segments),
+        Task("churn_scores", w.churn_score_s, churn_scores),
     ]
 
 

@@ -147,9 +147,8 @@ def test_train_and_score_with_reasons(db: Database, clock: ManualClock) -> None:
     now = clock.now()
     fleet = build_fleet(db, now)
     population(db, fleet, now)
-    with db.session() as s:
-        with pytest.raises(NotFound, match="retention train"):
-            churn.score_all(s, now)
+    with db.session() as s, pytest.raises(NotFound, match="retention train"):
+        churn.score_all(s, now)
     with db.transaction() as s:
         row = churn.train(s, now)
         model_id = row.id

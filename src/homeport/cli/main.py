@@ -17,6 +17,7 @@ from homeport.cli import (
     kb,
     kpis,
     maturity,
+    retention,
     serve,
     simulate,
     smtp,
@@ -62,6 +63,7 @@ app.add_typer(kb.app, name="kb")
 app.add_typer(bot.app, name="bot")
 app.add_typer(journey.app, name="journey")
 app.add_typer(kpis.app, name="kpis")
+app.add_typer(retention.app, name="retention")
 app.command()(serve.serve)
 app.command()(simulate.simulate)
 app.command()(demo.demo)

@@ -57,3 +57,10 @@ class WorkerSettings(BaseModel):
     survey_s: int = Field(default=600, ge=0)
     #: Lifestyle segments and bundle recommendations of every home are recomputed this often.
     segments_s: int = Field(default=24 * 3600, ge=0)
+    #: Churn risk (``homeport.retention``): every subscriber scored with the latest model, open
+    #: retention outcomes settled, and new high risks sent to the Retention queue, this often.
+    churn_score_s: int = Field(default=24 * 3600, ge=0)
+    #: The score at or above which a subscriber is high risk and gets a Retention case.
+    churn_high_risk: float = Field(default=0.5, gt=0, le=1)
+    #: At most this many new Retention cases per run (the highest scores first).
+    churn_cases_per_run: int = Field(default=100, ge=0)
