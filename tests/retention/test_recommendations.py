@@ -7,15 +7,18 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from homeport.audit.actions import Actor
 from homeport.audit.models import AuditEntry
+from homeport.core.clock import ManualClock
 from homeport.core.db import Database
 from homeport.core.errors import Conflict, NotFound, ValidationFailed
 from homeport.retention import recommendations, segments
 from homeport.retention.models import Recommendation
 from homeport.subscribers.models import Subscriber
+from tests.conftest import login, make_staff
 from tests.factories import Fleet, build_catalogue, build_topology
 from tests.retention.homes import (
     NOW,
@@ -27,6 +30,7 @@ from tests.retention.homes import (
     many,
     office_hours,
 )
+from tests.selfservice.portal import make_account, portal_login
 
 LONDON = ZoneInfo("Europe/London")
 AGENT = Actor("staff", 7, "agent@example.net")
@@ -272,3 +276,92 @@ def test_shown_is_recorded_once_per_channel(db: Database, fleet: Fleet) -> None:
             "technician": NOW.isoformat(),
             "portal": (NOW + timedelta(hours=2)).isoformat(),
         }
+
+
+# --- On the pages ---------------------------------------------------------------------------
+
+
+def _mesh_home(db: Database, fleet: Fleet, account: str, prefix: int, email: str) -> int:
+    weak = [
+        Device(f"02:{prefix:02x}:00:00:00:0{i}", f"Room {i + 1} speaker", "speaker", rssi=-80 - i)
+        for i in range(3)
+    ]
+    sid = add_home(db, fleet, account, account.title(), weak, email=email)
+    _recommend(db, sid)
+    return sid
+
+
+def test_pages_show_the_reason_and_record_answers(
+    db: Database, fleet: Fleet, client: TestClient, clock: ManualClock
+) -> None:
+    clock.set(NOW)
+    make_staff(db, clock, email="agent@example.net", role="agent")
+    make_staff(db, clock, email="noc@example.net", role="noc")
+    alice = _mesh_home(db, fleet, "ALI-1", 0x31, "alice@example.test")
+    bob = _mesh_home(db, fleet, "BOB-1", 0x32, "bob@example.test")
+    with db.session() as s:
+        alice_rec = _by_code(recommendations.open_for(s, alice))["MESH-WIFI"].id
+        bob_rec = _by_code(recommendations.open_for(s, bob))["MESH-WIFI"].id
+
+    csrf = login(client, "agent@example.net")
+    page = client.get(f"/subscribers/{alice}")
+    assert "Three devices below -75 dBm (Room 3 speaker -82 dBm" in page.text
+    assert f'action="/recommendations/{alice_rec}/decision"' in page.text
+    # Without the CSRF token nothing happens.
+    refused = client.post(f"/recommendations/{alice_rec}/decision", data={"answer": "accept"})
+    assert refused.status_code == 403
+    # An agent may not answer for the technician channel.
+    wrong = client.post(
+        f"/recommendations/{alice_rec}/decision",
+        data={"answer": "accept", "via": "technician", "csrf_token": csrf},
+    )
+    assert wrong.status_code == 404
+    done = client.post(
+        f"/recommendations/{alice_rec}/decision",
+        data={
+            "answer": "decline",
+            "via": "agent",
+            "back": f"/subscribers/{alice}",
+            "csrf_token": csrf,
+        },
+    )
+    assert done.status_code == 303
+    assert done.headers["location"] == f"/subscribers/{alice}#recommendations"
+    with db.session() as s:
+        rec = s.get_one(Recommendation, alice_rec)
+        assert (rec.status, rec.decided_via, rec.decided_by) == (
+            "declined",
+            "agent",
+            "agent@example.net",
+        )
+        assert "agent" in rec.shown
+
+    # The NOC does not answer offers.
+    csrf = login(client, "noc@example.net")
+    noc = client.post(
+        f"/recommendations/{bob_rec}/decision", data={"answer": "accept", "csrf_token": csrf}
+    )
+    assert noc.status_code == 403
+
+    # In the portal: Bob sees his own, cannot answer Alice's (404), accepts his.
+    make_account(db, clock, bob, "bob@example.test")
+    csrf = portal_login(client, "bob@example.test")
+    home = client.get("/portal/")
+    assert "Suggested for your home" in home.text
+    assert "Whole Home Wi-Fi would fix coverage." in home.text
+    other = client.post(
+        f"/portal/recommendations/{alice_rec}/decision",
+        data={"answer": "accept", "csrf_token": csrf},
+    )
+    assert other.status_code == 404
+    mine = client.post(
+        f"/portal/recommendations/{bob_rec}/decision",
+        data={"answer": "accept", "csrf_token": csrf},
+    )
+    assert mine.status_code == 303
+    with db.session() as s:
+        rec = s.get_one(Recommendation, bob_rec)
+        assert (rec.status, rec.decided_via) == ("accepted", "portal")
+        assert "portal" in rec.shown
+        assert "MESH-WIFI" in {b.code for b in s.get_one(Subscriber, bob).bundles}
+        assert s.get_one(Recommendation, alice_rec).status == "declined"

@@ -98,8 +98,11 @@ def test_homes_fall_in_their_segments_with_the_evidence(db: Database, fleet: Fle
         fleet,
         "STR-1",
         "Stella Screen",
-        [*many(10, "tv", 2, online=evenings), *many(11, "streamer", 1, online=evenings)]
-        + [Device("02:0c:00:00:00:01", "Phone", "phone", online=always)],
+        [
+            *many(10, "tv", 2, online=evenings),
+            *many(11, "streamer", 1, online=evenings),
+            Device("02:0c:00:00:00:01", "Phone", "phone", online=always),
+        ],
     )
 
     with db.transaction() as s:

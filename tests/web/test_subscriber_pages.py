@@ -217,8 +217,9 @@ def test_anonymous_is_sent_to_sign_in(client: TestClient, path: str) -> None:
 #: is not full), plans, regions, the port's name when filtering by port.
 LIST_BUDGET = 6
 #: Sign-in lookup, subscriber + plan, bundles, home + gateway + topology, mesh, clients, and the
-#: experience section's score history, open findings and recent remote actions.
-DETAIL_BUDGET = 9
+#: experience section's score history, open findings and recent remote actions, and the open
+#: bundle recommendations with their bundles.
+DETAIL_BUDGET = 10
 
 
 def _statements(client: TestClient, db: Database, url: str) -> int:

@@ -363,29 +363,28 @@ class Shown:
     shown: dict[str, Any]
 
 
-def _titles(session: Session, recs: Sequence[Recommendation]) -> list[Shown]:
-    codes = {r.bundle_code for r in recs}
-    catalogue = {b.code: b for b in session.scalars(select(Bundle).where(Bundle.code.in_(codes)))}
-    out = []
-    for r in recs:
-        b = catalogue.get(r.bundle_code)
-        if b is not None:
-            title, text, price = b.name, b.description, b.monthly_price
-        elif r.bundle_code == bundles.UPGRADE:
-            title = f"Upgrade to {r.evidence.get('upgrade_name', 'a faster plan')}"
-            text, price = "A faster plan for the whole home.", None
-        else:
-            title, text, price = r.bundle_code, "", None
-        out.append(Shown(r.id, r.bundle_code, title, text, price, r.reason, r.score, r.shown))
-    return out
+def _shown(rec: Recommendation, bundle: Bundle | None) -> Shown:
+    if bundle is not None:
+        title, text, price = bundle.name, bundle.description, bundle.monthly_price
+    elif rec.bundle_code == bundles.UPGRADE:
+        title = f"Upgrade to {rec.evidence.get('upgrade_name', 'a faster plan')}"
+        text, price = "A faster plan for the whole home.", None
+    else:
+        title, text, price = rec.bundle_code, "", None
+    return Shown(rec.id, rec.bundle_code, title, text, price, rec.reason, rec.score, rec.shown)
 
 
 def show(session: Session, subscriber_id: int, channel: str, now: datetime) -> list[Shown]:
-    """The subscriber's open recommendations for a page of ``channel``, recorded as shown
-    there (in the caller's transaction)."""
-    recs = open_for(session, subscriber_id)
-    mark_shown(session, recs, channel, now)
-    return _titles(session, recs)
+    """The subscriber's open recommendations for a page of ``channel`` with their bundle (one
+    statement), recorded as shown there (in the caller's transaction)."""
+    rows = session.execute(
+        select(Recommendation, Bundle)
+        .outerjoin(Bundle, Bundle.code == Recommendation.bundle_code)
+        .where(Recommendation.subscriber_id == subscriber_id, Recommendation.status == "open")
+        .order_by(Recommendation.score.desc(), Recommendation.id)
+    ).all()
+    mark_shown(session, [rec for rec, _ in rows], channel, now)
+    return [_shown(rec, bundle) for rec, bundle in rows]
 
 
 def _channel(via: str) -> str:
@@ -488,4 +487,5 @@ def acceptance(session: Session, since: datetime | None = None) -> dict[str, dic
 
 def title_of(session: Session, rec: Recommendation) -> str:
     """The bundle's name (or "Upgrade to …") as the pages show it."""
-    return _titles(session, [rec])[0].title
+    bundle = session.scalar(select(Bundle).where(Bundle.code == rec.bundle_code))
+    return _shown(rec, bundle).title

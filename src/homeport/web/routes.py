@@ -30,6 +30,7 @@ def routers() -> list[APIRouter]:
         journey,
         kb,
         portal,
+        retention,
         subscribers,
         system,
     )
@@ -59,6 +60,7 @@ def routers() -> list[APIRouter]:
         journey.router,
         journey_api.router,
         kpis_api.router,
+        retention.router,
     ]
 
 

@@ -46,6 +46,7 @@ from homeport.support.models import (
 from homeport.telemetry.schemas import CHANNELS as WIFI_CHANNELS
 from homeport.web.templating import flash, render
 from homeport.web.views import health as health_views
+from homeport.web.views import retention as retention_views
 from homeport.web.views import subscribers as subscriber_views
 
 router = APIRouter(include_in_schema=False)
@@ -399,6 +400,7 @@ def case_page(request: Request, case_id: int) -> Response:
             frame=_frame,
             shortcuts=SHORTCUTS_CASE,
             guided=_guided_panel(session, case),
+            **(retention_views.context(request, subscriber.id, "agent") if subscriber else {}),
             **subscriber_views.HELPERS,
             **health_views.HELPERS,
             **HELPERS,

@@ -21,6 +21,7 @@ from homeport.identity.schemas import Principal
 from homeport.support import dispatch
 from homeport.support.dispatch_api import actor_of
 from homeport.web.templating import flash, render
+from homeport.web.views import retention as retention_views
 
 router = APIRouter(include_in_schema=False)
 
@@ -123,6 +124,7 @@ def field_order(request: Request, order_id: int) -> Response:
         checked_at=dispatch.check_time(order),
         next_step=NEXT_STEP.get(order.status),
         outcomes=[(o, OUTCOME_NAMES.get(o, o)) for o in outcomes],
+        **retention_views.context(request, detail.subscriber.id, "technician"),
         **HELPERS,
     )
 

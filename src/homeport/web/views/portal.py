@@ -32,6 +32,7 @@ from homeport.identity.api import (
 )
 from homeport.identity.models import SubscriberAccount
 from homeport.identity.schemas import Principal
+from homeport.retention import recommendations
 from homeport.selfservice import actions as portal_actions
 from homeport.selfservice import links
 from homeport.selfservice import service as portal_service
@@ -40,6 +41,7 @@ from homeport.subscribers.models import Subscriber
 from homeport.support import guided
 from homeport.web.templating import flash, render
 from homeport.web.views.auth import sign_in
+from homeport.web.views.subscribers import money
 
 router = APIRouter(prefix="/portal", include_in_schema=False)
 
@@ -236,7 +238,12 @@ def home(request: Request, principal: Me) -> Response:
     health = request.app.state.settings.health
 
     def build(session: Session, now: datetime, sid: int) -> dict[str, Any]:
-        return {"view": portal_service.home_view(session, sid, now=now, s=health)}
+        return {
+            "view": portal_service.home_view(session, sid, now=now, s=health),
+            "recs": recommendations.show(session, sid, "portal", now),
+            "rec_channel": "portal",
+            "rec_money": money,
+        }
 
     return _page(request, principal, "home", "portal/home.html", build)
 

@@ -15,6 +15,7 @@ from homeport.network import service
 from homeport.network.quality import SignalQuality, classify_rssi
 from homeport.web.templating import render
 from homeport.web.views import health as health_views
+from homeport.web.views import retention as retention_views
 
 router = APIRouter(include_in_schema=False)
 
@@ -147,6 +148,7 @@ def subscriber_page(request: Request, subscriber_id: int) -> Response:
             gateway=view.gateway,
             page_actions=health_views.PAGE_ACTIONS,
             can_act=principal.role in health_views.REMOTE_ACTION_ROLES,
+            **retention_views.context(request, subscriber_id, "agent"),
             **HELPERS,
             **health_views.HELPERS,
         )
