@@ -16,6 +16,7 @@ def routers() -> list[APIRouter]:
     from homeport.health import api as health_api
     from homeport.journey import api as journey_api
     from homeport.kpis import api as kpis_api
+    from homeport.maturity import api as maturity_api
     from homeport.network import api as network_api
     from homeport.selfservice import api as kb_api
     from homeport.subscribers import api as subscribers_api
@@ -29,6 +30,7 @@ def routers() -> list[APIRouter]:
         health,
         journey,
         kb,
+        maturity,
         portal,
         retention,
         subscribers,
