@@ -62,6 +62,8 @@ def routers() -> list[APIRouter]:
         journey.router,
         journey_api.router,
         kpis_api.router,
+        maturity.router,
+        maturity_api.router,
         retention.router,
     ]
 
