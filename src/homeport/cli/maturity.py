@@ -34,9 +34,7 @@ def maturity(
     db = cli.migrated_db()
     try:
         with db.session() as session:
-            result = service.assess(
-                session, cli.settings.maturity, now=cli.clock.now(), days=days
-            )
+            result = service.assess(session, cli.settings.maturity, now=cli.clock.now(), days=days)
     except HomeportError as exc:
         raise report(exc) from exc
     if as_json:

@@ -25,7 +25,7 @@ from homeport.health.detectors import KINDS as FINDING_KINDS
 from homeport.health.models import DeviceAction, Finding
 from homeport.journey.models import EVENT_KINDS, StageOwner, Survey
 from homeport.kpis import service as kpi_service
-from homeport.kpis.definitions import KPIS
+from homeport.kpis.definitions import FAMILIES, KPIS
 from homeport.kpis.models import KpiReportSubscription, KpiSnapshot, KpiTarget
 from homeport.network.models import Home
 from homeport.selfservice import bot
@@ -46,8 +46,8 @@ CHANNEL_GROUPS = {
 }
 #: Every channel in the order pages list them.
 CHANNEL_NAMES = ("phone", "email", "chat", "chatbot", "app", "sms")
-#: KPI families (issue 6).
-KPI_FAMILIES = ("support", "proactive", "digital", "satisfaction", "journey", "churn")
+#: KPI families (issue 6; the KPI domain's).
+KPI_FAMILIES = FAMILIES
 #: Outcomes of a case that ended with nothing to judge.
 NOT_JUDGED = ("duplicate",)
 
