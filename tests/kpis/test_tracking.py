@@ -217,3 +217,22 @@ def test_cut_keys_round_trip() -> None:
     assert Cut.parse(cut.key()) == cut
     with pytest.raises(ValidationFailed):
         Cut.parse("colour:red")
+
+
+def test_the_dashboard_is_cached_per_bucket_until_its_time_runs_out(db: Database) -> None:
+    """A second view within the TTL is the same object (no query); ttl 0 always computes; a
+    target change empties the cache of this process."""
+    service.forget_dashboards()
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    with db.session() as s:
+        first = service.dashboard(s, "week", now, names=("backlog", "nps"), buckets=3)
+        again = service.dashboard(s, "week", now, names=("backlog", "nps"), buckets=3)
+        fresh = service.dashboard(s, "week", now, names=("backlog", "nps"), buckets=3, ttl_s=0)
+    assert again is first and fresh is not first
+    assert set(first.overview.rows) == {"backlog", "nps"}
+    assert [len(t) for t in first.trends.values()] == [3, 3]
+    with db.transaction() as s:
+        actions.set_target(s, Actor("system", None, "test"), "nps", 30.0, now=now)
+    with db.session() as s:
+        after = service.dashboard(s, "week", now, names=("backlog", "nps"), buckets=3)
+    assert after is not first and after.overview.rows["nps"].target == 30.0

@@ -95,6 +95,7 @@ def set_target(
         previous=previous,
         target=value,
     )
+    service.forget_dashboards()  # this process shows the new target at once (others: TTL)
     return row if value is not None else None
 
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import bisect
 import math
+import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
@@ -1095,3 +1097,82 @@ def series(
             continue
         points.append(Point(start, min(end, now), measure, "live"))
     return points
+
+
+# --- The leadership dashboard, cached --------------------------------------------------------
+
+#: Seconds a dashboard stays cached in the process: leaders see figures at most this old, and a
+#: page full of KPIs over a million cases is computed once a minute, not on every view.
+DASHBOARD_TTL_S = 60.0
+#: Cached dashboards kept per process (the oldest go first).
+DASHBOARD_CACHE_SIZE = 64
+#: Trend buckets shown per headline KPI.
+TREND_BUCKETS = 12
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """The headline KPIs with target, previous period and status, and a trend of each."""
+
+    overview: Overview
+    trends: dict[str, list[Point]]
+    computed_at: datetime
+
+
+_dashboards: dict[tuple[Any, ...], tuple[float, Dashboard]] = {}
+_dashboards_lock = threading.Lock()
+
+
+def dashboard(
+    session: Session,
+    period: str,
+    now: datetime,
+    *,
+    zone: str = "UTC",
+    cut: Cut | None = None,
+    names: Sequence[str] = HEADLINE,
+    buckets: int = TREND_BUCKETS,
+    ttl_s: float = DASHBOARD_TTL_S,
+) -> Dashboard:
+    """The leadership dashboard (:data:`HEADLINE` KPIs and their trends), from this process's
+    cache when it was computed less than ``ttl_s`` seconds ago for the same database, period
+    bucket, cut and KPIs (``ttl_s`` 0: always computed). Trends read stored snapshots for the
+    buckets that have ended (:func:`series`)."""
+    cut = cut or OVERALL
+    w = window(period, now, zone=zone)
+    key = (
+        session.get_bind().engine.url.render_as_string(hide_password=True),
+        period,
+        zone,
+        w.since,
+        cut.key(),
+        tuple(names),
+        buckets,
+    )
+    clock = time.monotonic()
+    if ttl_s > 0:
+        with _dashboards_lock:
+            hit = _dashboards.get(key)
+        if hit is not None and hit[0] > clock:
+            return hit[1]
+    result = Dashboard(
+        overview=overview(session, period, now, zone=zone, cut=cut, names=names),
+        trends={
+            n: series(session, n, period, buckets, now, zone=zone, cut=cut)
+            for n in names
+            if supports(kpi(n), cut)
+        },
+        computed_at=now,
+    )
+    if ttl_s > 0:
+        with _dashboards_lock:
+            _dashboards[key] = (clock + ttl_s, result)
+            while len(_dashboards) > DASHBOARD_CACHE_SIZE:
+                _dashboards.pop(min(_dashboards, key=lambda k: _dashboards[k][0]))
+    return result
+
+
+def forget_dashboards() -> None:
+    """Empty this process's dashboard cache (after a target changes, and in tests)."""
+    with _dashboards_lock:
+        _dashboards.clear()
