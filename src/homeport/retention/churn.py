@@ -18,6 +18,7 @@ and the top reasons in words (:mod:`homeport.retention.reasons`).
 from __future__ import annotations
 
 import io
+import json
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -213,6 +214,44 @@ def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
     session.connection().execute(stmt, rows)
 
 
+_COLUMNS = ("subscriber_id", "model_id", "score", "band", "reasons", "scored_at")
+
+
+def _upsert_copy(
+    session: Session,
+    ids: list[int],
+    model_id: int,
+    scores: list[float],
+    bands: list[str],
+    said: list[list[str]],
+    now: datetime,
+) -> None:
+    """PostgreSQL: COPY the scores into a temporary table, then one INSERT … ON CONFLICT (an
+    INSERT per row, even batched, costs ten times more at a million rows)."""
+    conn = session.connection()
+    conn.exec_driver_sql(
+        "CREATE TEMPORARY TABLE churn_scores_in (subscriber_id integer, model_id integer, "
+        "score double precision, band text, reasons text, scored_at timestamptz) "
+        "ON COMMIT DROP"
+    )
+    driver = conn.connection.driver_connection
+    assert driver is not None
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY churn_scores_in ({', '.join(_COLUMNS)}) FROM STDIN") as copy,
+    ):
+        for i, sid in enumerate(ids):
+            copy.write_row((sid, model_id, scores[i], bands[i], json.dumps(said[i]), now))
+    conn.exec_driver_sql(
+        "INSERT INTO churn_scores (subscriber_id, model_id, score, band, reasons, scored_at) "
+        "SELECT subscriber_id, model_id, score, band, reasons::json, scored_at "
+        "FROM churn_scores_in ON CONFLICT (subscriber_id) DO UPDATE SET "
+        "model_id = EXCLUDED.model_id, score = EXCLUDED.score, band = EXCLUDED.band, "
+        "reasons = EXCLUDED.reasons, scored_at = EXCLUDED.scored_at"
+    )
+    conn.exec_driver_sql("DROP TABLE churn_scores_in")
+
+
 def score_all(
     session: Session,
     now: datetime,
@@ -245,21 +284,24 @@ def score_all(
     ids = frame.subscriber_ids.tolist()
     scores = np.round(probability, 4).tolist()
     band_list = bands.tolist()
-    for start in range(0, len(ids), batch):
-        _upsert(
-            session,
-            [
-                {
-                    "subscriber_id": ids[i],
-                    "model_id": row.id,
-                    "score": scores[i],
-                    "band": band_list[i],
-                    "reasons": said[i],
-                    "scored_at": now,
-                }
-                for i in range(start, min(start + batch, len(ids)))
-            ],
-        )
+    if session.get_bind().dialect.name == "postgresql":
+        _upsert_copy(session, ids, row.id, scores, band_list, said, now)
+    else:
+        for start in range(0, len(ids), batch):
+            _upsert(
+                session,
+                [
+                    {
+                        "subscriber_id": ids[i],
+                        "model_id": row.id,
+                        "score": scores[i],
+                        "band": band_list[i],
+                        "reasons": said[i],
+                        "scored_at": now,
+                    }
+                    for i in range(start, min(start + batch, len(ids)))
+                ],
+            )
     gone = session.execute(
         delete(ChurnScore).where(
             ChurnScore.subscriber_id.in_(

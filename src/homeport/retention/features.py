@@ -21,8 +21,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
-from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
+from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal, or_, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.expression import Executable
 
 from homeport.core.db import UTCDateTime
 from homeport.health.models import ExperienceScore, Finding, OutageMember
@@ -142,6 +144,15 @@ def _fill(
         out[pos[hit], col] = np.where(np.isnan(values), default, values)
 
 
+def _fetch(conn: Connection, statement: Executable) -> list[Any]:
+    """The rows as the driver returns them: plain tuples of numbers and text, without a Row
+    object per row (a million rows of SQLAlchemy's rows cost seconds)."""
+    result = conn.execute(statement)
+    rows = list(result.cursor.fetchall()) if result.cursor is not None else []
+    result.close()
+    return rows
+
+
 def compute(
     session: Session,
     at: datetime,
@@ -160,17 +171,20 @@ def compute(
     def restrict(column: Any) -> list[ColumnElement[bool]]:
         return [column.in_(few)] if few is not None else []
 
-    base = session.execute(
+    # Core rows (not ORM) and plain floats: the per-row cost is what matters at 1M rows.
+    conn = session.connection()
+    base = _fetch(
+        conn,
         select(
             Subscriber.id,
             days_between(session, at, Subscriber.activated_at),
-            Plan.monthly_price,
+            cast(Plan.monthly_price, Float),
             Plan.down_mbps,
         )
         .outerjoin(Plan, Plan.id == Subscriber.plan_id)
         .where(*in_force(at), *restrict(Subscriber.id))
-        .order_by(Subscriber.id)
-    ).all()
+        .order_by(Subscriber.id),
+    )
     ids = np.array([r[0] for r in base], dtype=np.int64)
     if subscriber_ids is not None:
         keep = np.isin(ids, np.asarray(list(subscriber_ids), dtype=np.int64))
@@ -192,16 +206,17 @@ def compute(
     d7, d30, d90 = at - timedelta(days=7), at - timedelta(days=30), at - timedelta(days=90)
     d28 = at - timedelta(days=28)
 
-    rows = session.execute(
+    rows = _fetch(
+        conn,
         select(subscriber_bundles.c.subscriber_id, func.count())
         .where(*restrict(subscriber_bundles.c.subscriber_id))
-        .group_by(subscriber_bundles.c.subscriber_id)
-    ).all()
+        .group_by(subscriber_bundles.c.subscriber_id),
+    )
     _fill(ids, x, rows, col["bundles"])
 
-    rows = session.execute(
-        select(Home.subscriber_id, Home.technology).where(*restrict(Home.subscriber_id))
-    ).all()
+    rows = _fetch(
+        conn, select(Home.subscriber_id, Home.technology).where(*restrict(Home.subscriber_id))
+    )
     if rows:
         keys = np.array([r[0] for r in rows], dtype=np.int64)
         pos = np.searchsorted(ids, keys).clip(0, n - 1)
@@ -210,7 +225,8 @@ def compute(
 
     # Experience score: mean of the hourly scores of the last 7 days and of the 21 before.
     recent = ExperienceScore.period_start > d7
-    score_rows = session.execute(
+    score_rows = _fetch(
+        conn,
         select(
             Home.subscriber_id,
             func.avg(case((recent, ExperienceScore.score))),
@@ -222,8 +238,8 @@ def compute(
             ExperienceScore.period_start <= at - timedelta(hours=1),
             *restrict(Home.subscriber_id),
         )
-        .group_by(Home.subscriber_id)
-    ).all()
+        .group_by(Home.subscriber_id),
+    )
     x[:, col["score_recent"]] = np.nan
     x[:, col["score_previous"]] = np.nan
     _fill(ids, x, score_rows, col["score_recent"], col["score_previous"], default=np.nan)
@@ -231,7 +247,8 @@ def compute(
 
     # Findings open at T (opened by then, not resolved by then), and the warning/critical ones.
     severe = Finding.severity.in_(("warning", "critical"))
-    rows = session.execute(
+    rows = _fetch(
+        conn,
         select(Home.subscriber_id, func.count(), func.sum(case((severe, 1), else_=0)))
         .join(Finding, Finding.home_id == Home.id)
         .where(
@@ -240,14 +257,15 @@ def compute(
             or_(Finding.resolved_at.is_(None), Finding.resolved_at > at),
             *restrict(Home.subscriber_id),
         )
-        .group_by(Home.subscriber_id)
-    ).all()
+        .group_by(Home.subscriber_id),
+    )
     _fill(ids, x, rows, col["findings_open"], col["findings_severe"])
 
     # Cases the subscriber raised (not Homeport's own retention cases).
     own = Case.category.not_in(RETENTION_CATEGORIES)
     in30 = Case.opened_at > d30
-    rows = session.execute(
+    rows = _fetch(
+        conn,
         select(
             Case.subscriber_id,
             func.sum(case((in30, 1), else_=0)),
@@ -262,11 +280,12 @@ def compute(
             own,
             *restrict(Case.subscriber_id),
         )
-        .group_by(Case.subscriber_id)
-    ).all()
+        .group_by(Case.subscriber_id),
+    )
     _fill(ids, x, rows, col["cases_30d"], col["cases_90d"], col["cancel_requests_90d"])
 
-    rows = session.execute(
+    rows = _fetch(
+        conn,
         select(Case.subscriber_id, func.count())
         .join(Interaction, Interaction.case_id == Case.id)
         .where(
@@ -277,11 +296,12 @@ def compute(
             own,
             *restrict(Case.subscriber_id),
         )
-        .group_by(Case.subscriber_id)
-    ).all()
+        .group_by(Case.subscriber_id),
+    )
     _fill(ids, x, rows, col["contacts_30d"])
 
-    rows = session.execute(
+    rows = _fetch(
+        conn,
         select(Case.subscriber_id, Case.category, func.count())
         .where(
             Case.subscriber_id.is_not(None),
@@ -291,8 +311,8 @@ def compute(
             *restrict(Case.subscriber_id),
         )
         .group_by(Case.subscriber_id, Case.category)
-        .order_by(Case.subscriber_id, func.count().desc(), Case.category)
-    ).all()
+        .order_by(Case.subscriber_id, func.count().desc(), Case.category),
+    )
     last = None
     for sid, category, _count in rows:
         if sid != last:
@@ -301,7 +321,8 @@ def compute(
             if p < n and ids[p] == sid:
                 top[p] = category
 
-    rows = session.execute(
+    rows = _fetch(
+        conn,
         select(WorkOrder.subscriber_id, func.count())
         .where(
             WorkOrder.kind == "repair",
@@ -310,8 +331,8 @@ def compute(
             WorkOrder.created_at <= at,
             *restrict(WorkOrder.subscriber_id),
         )
-        .group_by(WorkOrder.subscriber_id)
-    ).all()
+        .group_by(WorkOrder.subscriber_id),
+    )
     _fill(ids, x, rows, col["truck_rolls_90d"])
 
     # The latest answered NPS and CSAT at T.
@@ -328,7 +349,8 @@ def compute(
             .group_by(Survey.subscriber_id)
             .subquery()
         )
-        rows = session.execute(
+        rows = _fetch(
+            conn,
             select(Survey.subscriber_id, func.max(Survey.score))
             .join(
                 latest,
@@ -338,36 +360,38 @@ def compute(
                 ),
             )
             .where(Survey.kind == kind)
-            .group_by(Survey.subscriber_id)
-        ).all()
+            .group_by(Survey.subscriber_id),
+        )
         x[:, col[name]] = np.nan
         _fill(ids, x, rows, col[name], default=np.nan)
 
     # Self-service use: events in 30 days, days since the last one (ever, up to T).
-    rows = session.execute(
+    rows = _fetch(
+        conn,
         select(
             EngagementEvent.subscriber_id,
             func.sum(case((EngagementEvent.at > d30, 1), else_=0)),
             days_between(session, at, func.max(EngagementEvent.at)),
         )
         .where(EngagementEvent.at <= at, *restrict(EngagementEvent.subscriber_id))
-        .group_by(EngagementEvent.subscriber_id)
-    ).all()
+        .group_by(EngagementEvent.subscriber_id),
+    )
     x[:, col["days_since_app"]] = -1.0
     _fill(ids, x, rows, col["app_events_30d"], col["days_since_app"], default=-1.0)
     unused = x[:, col["days_since_app"]] < 0
     # Never used: as long ago as the subscriber has been a customer.
     x[unused, col["days_since_app"]] = x[unused, col["tenure_months"]] * (365.25 / 12)
 
-    rows = session.execute(
+    rows = _fetch(
+        conn,
         select(OutageMember.subscriber_id, func.count())
         .where(
             OutageMember.lost_at > d90,
             OutageMember.lost_at <= at,
             *restrict(OutageMember.subscriber_id),
         )
-        .group_by(OutageMember.subscriber_id)
-    ).all()
+        .group_by(OutageMember.subscriber_id),
+    )
     _fill(ids, x, rows, col["outages_90d"])
     return frame
 
@@ -383,6 +407,6 @@ def labels(session: Session, frame: FeatureFrame, horizon: timedelta) -> np.ndar
             Subscriber.churned_at > frame.at,
             Subscriber.churned_at <= end,
         )
-    ).all()
+    )
     churned = np.array(sorted(r[0] for r in rows), dtype=np.int64)
     return np.isin(frame.subscriber_ids, churned).astype(np.int8)
