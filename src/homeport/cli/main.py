@@ -10,6 +10,7 @@ from homeport.cli import (
     db,
     demo,
     desk,
+    experiments,
     health,
     imports,
     ingest,
@@ -60,6 +61,8 @@ app.add_typer(imports.app, name="import")
 app.add_typer(health.app, name="health")
 app.add_typer(desk.app, name="desk")
 app.add_typer(kb.app, name="kb")
+app.add_typer(experiments.app, name="experiments")
+app.add_typer(experiments.campaigns_app, name="campaigns")
 app.add_typer(bot.app, name="bot")
 app.add_typer(journey.app, name="journey")
 app.add_typer(kpis.app, name="kpis")

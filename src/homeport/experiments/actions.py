@@ -45,10 +45,12 @@ def create_experiment(
     metric: str,
     actor: Actor,
     now: datetime,
+    salt: str | None = None,
 ) -> Experiment:
     """A draft experiment. ``variants``: ``[{"name": "control", "weight": 50}, {"name":
     "friendly", "weight": 50}]``, the first being the control; ``metric``: one of
-    :data:`homeport.experiments.metrics.METRICS`."""
+    :data:`homeport.experiments.metrics.METRICS`. The assignment's ``salt`` is random unless
+    given (the simulator gives one made from its seed, so that its runs repeat)."""
     key = key.strip().lower()
     name = name.strip()
     problems: list[FieldError] = []
@@ -67,6 +69,8 @@ def create_experiment(
     except ValidationFailed as exc:
         problems += exc.errors
         clean = []
+    if salt is not None and not 8 <= len(salt) <= 32:
+        problems.append(FieldError("salt", "8 to 32 characters"))
     if problems:
         raise ValidationFailed("invalid experiment", problems)
     if session.scalar(select(Experiment.id).where(Experiment.key == key)) is not None:
@@ -77,7 +81,7 @@ def create_experiment(
         hypothesis=hypothesis.strip(),
         variants=clean,
         metric=metric,
-        salt=secrets.token_hex(16),
+        salt=salt or secrets.token_hex(16),
         status="draft",
         created_at=now,
     )

@@ -111,7 +111,7 @@ def assign(
         return existing
     if experiment.status != "running":
         raise Conflict(f"experiment {experiment.key!r} is {experiment.status}, not running")
-    if session.get(Subscriber, subscriber_id) is None:
+    if session.scalar(select(Subscriber.id).where(Subscriber.id == subscriber_id)) is None:
         raise NotFound(f"no subscriber {subscriber_id}")
     row = ExperimentAssignment(
         experiment_id=experiment.id,
@@ -140,3 +140,19 @@ def variant_for(session: Session, key: str, subscriber_id: int, now: datetime) -
     if experiment is None or experiment.status != "running":
         return None
     return assign(session, experiment, subscriber_id, now).variant
+
+
+def parse_variants(text: str) -> list[dict[str, Any]]:
+    """``"control:50, friendly:50"`` (commas or new lines; a missing weight is 1) as the list
+    :func:`check_variants` takes; a weight that is not a number is passed on as written so
+    that the check names it."""
+    variants: list[dict[str, Any]] = []
+    for part in re.split(r"[,\n]", text):
+        part = part.strip()
+        if not part:
+            continue
+        name, _, weight = part.partition(":")
+        raw = weight.strip()
+        value: Any = int(raw) if raw.isdigit() else (raw or 1)
+        variants.append({"name": name.strip(), "weight": value})
+    return variants

@@ -13,6 +13,7 @@ def routers() -> list[APIRouter]:
     from homeport.adapters.cwmp import api as cwmp_api
     from homeport.adapters.http_ingest import api as http_ingest_api
     from homeport.adapters.sms import api as sms_api
+    from homeport.experiments import api as experiments_api
     from homeport.health import api as health_api
     from homeport.journey import api as journey_api
     from homeport.kpis import api as kpis_api
@@ -36,6 +37,7 @@ def routers() -> list[APIRouter]:
         subscribers,
         system,
     )
+    from homeport.web.views import experiments as experiments_views
 
     return [
         system.router,
@@ -54,6 +56,8 @@ def routers() -> list[APIRouter]:
         cwmp_api.router,
         http_ingest_api.router,
         portal.router,
+        experiments_views.router,
+        experiments_api.router,
         kb.router,
         kb_api.router,
         chat_api.router,
