@@ -57,7 +57,9 @@ from homeport.support.models import LIVE_STATUSES, Case
 #: The moments surveys are sent at, and the questions each asks (the first is the primary).
 MOMENTS: dict[str, tuple[str, ...]] = {
     "post_install": ("csat", "nps"),
-    "case_solved": ("csat", "ces"),
+    # Transactional NPS after a case (optional, after CSAT): with the installation and the
+    # relationship survey, NPS is collected at three journey moments (DESIGN.md 7, stage 5).
+    "case_solved": ("csat", "nps", "ces"),
     "relationship": ("nps",),
 }
 MOMENT_LABELS = {
@@ -72,6 +74,9 @@ QUESTIONS: dict[tuple[str, str], str] = {
     ("post_install", "csat"): "How satisfied are you with your installation?",
     ("post_install", "nps"): "How likely are you to recommend {bsp} to a friend or colleague?",
     ("case_solved", "csat"): "How satisfied are you with how we handled your request?",
+    ("case_solved", "nps"): (
+        "After this experience, how likely are you to recommend {bsp} to a friend or colleague?"
+    ),
     ("case_solved", "ces"): "{bsp} made it easy for me to handle my issue.",
     ("relationship", "nps"): "How likely are you to recommend {bsp} to a friend or colleague?",
 }
