@@ -14,6 +14,7 @@ Every chart on a page is also given as numbers (a table or list) next to it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -217,3 +218,62 @@ def fleet_trend(
 ) -> Markup:
     """The fleet's mean score per hour (one line), in the BSP's time zone."""
     return score_history(points, since=since, until=until, zone=zone, label=label)
+
+
+#: The target line of a KPI trend.
+TARGET = "#5b6675"
+#: A KPI trend fills a dashboard tile, narrower than a page: fewer units, larger text.
+TREND_WIDTH = 320
+
+
+def kpi_trend(
+    points: Sequence[tuple[str, float | None]],
+    *,
+    target: float | None,
+    higher_is_better: bool,
+    label: str,
+    formatter: Callable[[float], str] = lambda v: f"{v:g}",
+    integer: bool = False,
+) -> Markup:
+    """One KPI per period (``(period label, value)``, oldest first): a line with a dot per
+    period — green where it meets ``target`` in the KPI's direction, red where not — broken
+    where a period has nothing to measure, and the target as a dashed grey line. ``integer``:
+    a count, whose axis shows whole numbers only."""
+
+    def colour(value: float | None) -> str:
+        if value is None or target is None:
+            return ACCENT
+        ok = value >= target if higher_is_better else value <= target
+        return OK if ok else BAD
+
+    every = max(1, round(len(points) / 4))
+    axis: dict[str, Any] = {"min_scale": 3, "max_scale": 5}
+    if integer:
+        top = max([v for _, v in points if v is not None] + [target or 0, 1])
+        step = max(1, math.ceil(top / 4))
+        axis = {"y_labels": list(range(0, int(top) + step, step))}
+    chart = pygal.Line(
+        **_common(
+            [ACCENT, TARGET],
+            width=TREND_WIDTH,
+            height=170,
+            show_legend=False,
+            allow_interruptions=True,
+            dots_size=4,
+            x_labels=[p[0] for p in points],
+            x_labels_major_every=every,
+            show_minor_x_labels=False,
+            value_formatter=formatter,
+            **axis,
+            margin_right=14,
+        )
+    )
+    chart.add("Value", [{"value": v, "color": colour(v)} for _, v in points])
+    if target is not None:
+        chart.add(
+            "Target",
+            [target] * len(points),
+            show_dots=False,
+            stroke_style={"width": 2, "dasharray": "6, 4"},
+        )
+    return _render(chart, label)
