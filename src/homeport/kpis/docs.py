@@ -13,6 +13,50 @@ _FAMILY_TITLES = {
     "journey": "Journey",
     "churn": "Churn",
 }
+#: The "Dashboards" section: the web pages of homeport.web.views.kpis (what each one shows is
+#: homeport.kpis.dashboards.DASHBOARDS).
+DASHBOARDS = """\
+## Dashboards
+
+Staff read the same figures in the web UI under **KPIs** (any staff role; supervisors and
+admins also set targets). Every page shows each KPI as a tile: its value with its unit, the
+target, the previous period, the change with an arrow coloured by whether it moved the right
+way for that KPI (green better, red worse), a red or green edge and an *On target* / *Off
+target* badge, and a chart of the last twelve periods with the target as a dashed line (dots
+green on target, red off). The chart is SVG drawn on the server, scales to a phone's width
+and has its figures as text (its description and a *Numbers* table). Tiles stack on a phone.
+
+- `/kpis` — **leadership overview**: the headline KPIs (marked below). Supervisors and admins
+  set or clear each target from its tile (*Edit target*; for the page's cut when one is
+  chosen), audited as `kpi.target_set` / `kpi.target_removed`.
+- `/kpis/support` — support operations: first-contact resolution, repeat contacts, truck rolls,
+  time to first response and to resolve, SLA attainment, handle time, open cases, contacts
+  per 1,000 subscribers, repeat and no-fault-found visits; with a table of the KPIs per
+  **team**, **agent** or **channel** (each cell green or red against that team's, agent's or
+  channel's own target, else the overall one).
+- `/kpis/proactive` — proactive share, proactive issues resolved without contact,
+  auto-remediation success, experience score (mean and share excellent), availability; per
+  region or plan.
+- `/kpis/digital` — self-service containment, digital adoption, monthly active users; per
+  region or plan.
+- `/kpis/satisfaction` — NPS, CSAT and CES with their trends, per channel, team, region or plan,
+  and per journey moment (after installation, after a solved case, relationship) for the
+  surveys sent in the period; the journey page (`/journey`) has the funnel and the themes.
+
+Filters are query parameters with the names of `/api/v1/kpis`: `period` (`day`, `week`,
+`month`; the switcher at the top), `complete=1` (the last full period instead of the current
+one so far), `channel`, `team_id`, `agent_id`, `region_id`, `plan_id`, `journey_stage`,
+`origin`, and `by` for the table. A value that is not allowed — an unknown period, a team that
+does not exist, a cut none of the page's KPIs accepts — answers 422 with the reason beside the
+filter form. KPIs that cannot take the chosen cut are listed, not shown. Periods are labelled in
+the BSP's time zone. Each page links its figures as CSV (`/api/v1/kpis.csv`) and JSON
+(`/api/v1/kpis`) with the same parameters, and each tile its trend
+(`/api/v1/kpis/{name}/series`).
+
+![The leadership overview on a desktop](screenshots/kpis-overview-desktop.png)
+
+![The overview on a phone](screenshots/kpis-overview-phone.png)
+"""
 _DIM_NAMES = {
     "channel": "channel",
     "team_id": "team",
@@ -71,6 +115,7 @@ def render() -> str:
         "BSP's zone with the headline KPIs of the last complete period, their targets, the "
         "previous period and green/red; the outbound email task sends it over SMTP.",
         "",
+        DASHBOARDS,
         "## Summary",
         "",
         "| KPI | name | unit | better | default target |",
