@@ -57,6 +57,15 @@ def _isolated_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
 
 
+@pytest.fixture(autouse=True)
+def _fresh_dashboard_cache() -> None:
+    """Every test's database is emptied under the same URL: no dashboard cached by one test
+    may answer the next (homeport.kpis.service.cached)."""
+    from homeport.kpis import service
+
+    service.forget_dashboards()
+
+
 def _backends() -> list[object]:
     return [
         "sqlite",

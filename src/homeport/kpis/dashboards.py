@@ -474,9 +474,31 @@ def view(
     *,
     zone: str,
     opts: Options,
+    ttl_s: float = service.DASHBOARD_TTL_S,
 ) -> View:
     """Read a dashboard: the overview of its KPIs that can take the cut (the others are
-    ``refused``), their trends, the breakdown table and, for satisfaction, the moments."""
+    ``refused``), their trends, the breakdown table and, for satisfaction, the moments. From
+    this process's cache for ``ttl_s`` seconds per period bucket and filters
+    (:func:`homeport.kpis.service.cached`; a target edited here empties it)."""
+    w = service.window(filters.period, now, zone=zone, complete=filters.complete)
+    key = ("page", dashboard.slug, filters, zone, w.since)
+    return service.cached(
+        session,
+        key,
+        lambda: _view(session, dashboard, filters, now, zone=zone, opts=opts),
+        ttl_s=ttl_s,
+    )
+
+
+def _view(
+    session: Session,
+    dashboard: Dashboard,
+    filters: Filters,
+    now: datetime,
+    *,
+    zone: str,
+    opts: Options,
+) -> View:
     o = service.overview(
         session,
         filters.period,

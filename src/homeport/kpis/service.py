@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, not_, or_, select
@@ -45,6 +45,7 @@ from homeport.telemetry.models import TelemetryDaily, TelemetryHourly
 
 #: Largest number of periods a trend may ask for.
 MAX_SERIES = 400
+T = TypeVar("T")
 TECHNICAL = (*TECHNICAL_CATEGORIES, *KINDS)
 
 # ---------------------------------------------------------------------------------------------
@@ -1119,8 +1120,30 @@ class Dashboard:
     computed_at: datetime
 
 
-_dashboards: dict[tuple[Any, ...], tuple[float, Dashboard]] = {}
+_dashboards: dict[tuple[Any, ...], tuple[float, Any]] = {}
 _dashboards_lock = threading.Lock()
+
+
+def cached(
+    session: Session, key: tuple[Any, ...], compute: Callable[[], T], *, ttl_s: float
+) -> T:
+    """``compute()``, from this process's dashboard cache when it ran less than ``ttl_s``
+    seconds ago for the same database and ``key`` (``ttl_s`` 0: always computed). The key must
+    name the period bucket, not the current time, so that views within the TTL share it."""
+    if ttl_s <= 0:
+        return compute()
+    full = (session.get_bind().engine.url.render_as_string(hide_password=True), *key)
+    clock = time.monotonic()
+    with _dashboards_lock:
+        hit = _dashboards.get(full)
+    if hit is not None and hit[0] > clock:
+        return cast(T, hit[1])
+    value = compute()
+    with _dashboards_lock:
+        _dashboards[full] = (clock + ttl_s, value)
+        while len(_dashboards) > DASHBOARD_CACHE_SIZE:
+            _dashboards.pop(min(_dashboards, key=lambda k: _dashboards[k][0]))
+    return value
 
 
 def dashboard(
@@ -1135,41 +1158,25 @@ def dashboard(
     ttl_s: float = DASHBOARD_TTL_S,
 ) -> Dashboard:
     """The leadership dashboard (:data:`HEADLINE` KPIs and their trends), from this process's
-    cache when it was computed less than ``ttl_s`` seconds ago for the same database, period
-    bucket, cut and KPIs (``ttl_s`` 0: always computed). Trends read stored snapshots for the
-    buckets that have ended (:func:`series`)."""
+    cache (:func:`cached`) when it was computed less than ``ttl_s`` seconds ago for the same
+    period bucket, cut and KPIs. Trends read stored snapshots for the buckets that have ended
+    (:func:`series`)."""
     cut = cut or OVERALL
     w = window(period, now, zone=zone)
-    key = (
-        session.get_bind().engine.url.render_as_string(hide_password=True),
-        period,
-        zone,
-        w.since,
-        cut.key(),
-        tuple(names),
-        buckets,
-    )
-    clock = time.monotonic()
-    if ttl_s > 0:
-        with _dashboards_lock:
-            hit = _dashboards.get(key)
-        if hit is not None and hit[0] > clock:
-            return hit[1]
-    result = Dashboard(
-        overview=overview(session, period, now, zone=zone, cut=cut, names=names),
-        trends={
-            n: series(session, n, period, buckets, now, zone=zone, cut=cut)
-            for n in names
-            if supports(kpi(n), cut)
-        },
-        computed_at=now,
-    )
-    if ttl_s > 0:
-        with _dashboards_lock:
-            _dashboards[key] = (clock + ttl_s, result)
-            while len(_dashboards) > DASHBOARD_CACHE_SIZE:
-                _dashboards.pop(min(_dashboards, key=lambda k: _dashboards[k][0]))
-    return result
+
+    def compute() -> Dashboard:
+        return Dashboard(
+            overview=overview(session, period, now, zone=zone, cut=cut, names=names),
+            trends={
+                n: series(session, n, period, buckets, now, zone=zone, cut=cut)
+                for n in names
+                if supports(kpi(n), cut)
+            },
+            computed_at=now,
+        )
+
+    key = ("leadership", period, zone, w.since, cut.key(), tuple(names), buckets)
+    return cached(session, key, compute, ttl_s=ttl_s)
 
 
 def forget_dashboards() -> None:
