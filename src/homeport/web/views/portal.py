@@ -21,6 +21,7 @@ from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy.orm import Session
 
 from homeport.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from homeport.experiments import campaigns
 from homeport.identity import actions
 from homeport.identity.api import (
     SESSION_ID,
@@ -32,6 +33,7 @@ from homeport.identity.api import (
 )
 from homeport.identity.models import SubscriberAccount
 from homeport.identity.schemas import Principal
+from homeport.journey import surveys
 from homeport.retention import recommendations
 from homeport.selfservice import actions as portal_actions
 from homeport.selfservice import links
@@ -237,12 +239,16 @@ def logout(request: Request, _: Me) -> Response:
 def home(request: Request, principal: Me) -> Response:
     health = request.app.state.settings.health
 
+    bsp = request.app.state.settings.bsp_name
+
     def build(session: Session, now: datetime, sid: int) -> dict[str, Any]:
         return {
             "view": portal_service.home_view(session, sid, now=now, s=health),
             "recs": recommendations.show(session, sid, "portal", now),
             "rec_channel": "portal",
             "rec_money": money,
+            "survey": surveys.pending_survey(session, sid, now=now, bsp_name=bsp),
+            "campaign_messages": campaigns.portal_messages(session, sid),
         }
 
     return _page(request, principal, "home", "portal/home.html", build)
