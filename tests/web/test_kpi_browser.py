@@ -1,7 +1,7 @@
 """A supervisor reads the KPI dashboards in a real browser, on a desktop and on a phone: the
 leadership overview's tiles (value, target, previous period, red/green, trend with its target
-line), the period switcher, a target changed through the form, and the support page's table per
-channel. Nothing sticks out of a 390 px screen.
+line), the period switcher, a target changed through the form, the support page's table per
+channel, and the maturity page. Nothing sticks out of a 390 px screen.
 
 Debian's Chromium through Playwright against the app served by uvicorn (see test_browser.py).
 When ``HOMEPORT_SCREENSHOT_DIR`` is set, the screenshots are written there as ``kpis-*.png``
@@ -147,6 +147,18 @@ def test_supervisor_reads_the_kpi_dashboards_on_a_desktop_and_a_phone(
             expect(table.get_by_role("row", name="Email")).to_contain_text("33.3 %")
             _no_horizontal_overflow(page, "support desktop")
             page.screenshot(path=shots / "kpis-support-desktop.png", full_page=True)
+
+            # The maturity page, from the menu: the continuum, the gaps, the evidence.
+            page.get_by_role("navigation").get_by_role("link", name="Maturity").first.click()
+            expect(page).to_have_url(f"{live_server}/maturity")
+            expect(page.get_by_role("heading", name="Maturity", exact=True)).to_be_visible()
+            expect(
+                page.get_by_role("heading", name="Where you stand on the service continuum")
+            ).to_be_visible()
+            expect(page.get_by_role("heading", name="The evidence, stage by stage")).to_be_visible()
+            expect(page.get_by_role("heading", name="Self-assessment")).to_be_visible()
+            _no_horizontal_overflow(page, "maturity desktop")
+            page.screenshot(path=shots / "maturity-desktop.png", full_page=True)
             desktop.close()
 
             phone = browser.new_context(
@@ -170,6 +182,10 @@ def test_supervisor_reads_the_kpi_dashboards_on_a_desktop_and_a_phone(
             _no_horizontal_overflow(page, "satisfaction phone")
             _everything_fits(page, "satisfaction phone")
             page.screenshot(path=shots / "kpis-satisfaction-phone.png", full_page=True)
+            page.goto(f"{live_server}/maturity")
+            expect(page.get_by_role("heading", name="What is missing for stage 1")).to_be_visible()
+            _no_horizontal_overflow(page, "maturity phone")
+            page.screenshot(path=shots / "maturity-phone.png", full_page=False)
             phone.close()
         finally:
             browser.close()
