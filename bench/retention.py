@@ -377,6 +377,11 @@ def measure(url: str, n: int, seed: int) -> dict[str, float]:
             t = time.perf_counter()
         commit_s = time.perf_counter() - t
         total = time.perf_counter() - started
+        console.print(
+            f"  scored {run.scored:,} in {total:.1f} s "
+            + ", ".join(f"{k} {v:.1f} s" for k, v in run.seconds.items())
+            + f", commit {commit_s:.1f} s (model fitted in {fit_s:.0f} s, not timed)"
+        )
         return {
             "scored": run.scored,
             "high": run.bands.get("high", 0),

@@ -169,7 +169,7 @@ def test_train_and_score_with_reasons(db: Database, clock: ManualClock) -> None:
         alice = s.scalars(
             select(ChurnScore).where(ChurnScore.subscriber_id == fleet.subscribers["ACC-1001"])
         ).one()
-        assert alice.model_id == model_id
+        assert alice.model_id == model_id and alice.scored_at == now
         median = float(np.median(s.scalars(select(ChurnScore.score)).all()))
         assert alice.score > 2 * median, (alice.score, median, alice.reasons)
         contacts = {

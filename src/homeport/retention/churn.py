@@ -21,13 +21,12 @@ import io
 import json
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import joblib  # type: ignore[import-untyped]
 import numpy as np
 from sqlalchemy import delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from homeport.audit.actions import Actor, record
@@ -204,14 +203,38 @@ class Scored:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-def _upsert(session: Session, rows: list[dict[str, Any]]) -> None:
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    stmt = insert(ChurnScore)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["subscriber_id"],
-        set_={k: stmt.excluded[k] for k in ("model_id", "score", "band", "reasons", "scored_at")},
-    )
-    session.connection().execute(stmt, rows)
+_SQLITE_UPSERT = (
+    "INSERT INTO churn_scores (subscriber_id, model_id, score, band, reasons, scored_at) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (subscriber_id) DO UPDATE SET "
+    "model_id = excluded.model_id, score = excluded.score, band = excluded.band, "
+    "reasons = excluded.reasons, scored_at = excluded.scored_at"
+)
+
+
+def _upsert_sqlite(
+    session: Session,
+    ids: list[int],
+    model_id: int,
+    scores: list[float],
+    bands: list[str],
+    said: list[list[str]],
+    now: datetime,
+    batch: int,
+) -> None:
+    """SQLite: the driver's executemany of one upsert, values already in stored form (JSON
+    text, naive UTC time as :class:`homeport.core.db.UTCDateTime` keeps it)."""
+    at = now.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+    dumps = json.dumps
+    conn = session.connection()
+    for start in range(0, len(ids), batch):
+        end = min(start + batch, len(ids))
+        conn.exec_driver_sql(
+            _SQLITE_UPSERT,
+            [
+                (ids[i], model_id, scores[i], bands[i], dumps(said[i]), at)
+                for i in range(start, end)
+            ],
+        )
 
 
 _COLUMNS = ("subscriber_id", "model_id", "score", "band", "reasons", "scored_at")
@@ -287,21 +310,7 @@ def score_all(
     if session.get_bind().dialect.name == "postgresql":
         _upsert_copy(session, ids, row.id, scores, band_list, said, now)
     else:
-        for start in range(0, len(ids), batch):
-            _upsert(
-                session,
-                [
-                    {
-                        "subscriber_id": ids[i],
-                        "model_id": row.id,
-                        "score": scores[i],
-                        "band": band_list[i],
-                        "reasons": said[i],
-                        "scored_at": now,
-                    }
-                    for i in range(start, min(start + batch, len(ids)))
-                ],
-            )
+        _upsert_sqlite(session, ids, row.id, scores, band_list, said, now, batch)
     gone = session.execute(
         delete(ChurnScore).where(
             ChurnScore.subscriber_id.in_(
