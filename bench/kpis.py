@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import text
 
+from homeport import migrations
 from homeport.core.db import Database
 
 HERE = Path(__file__).resolve().parent
@@ -227,7 +228,8 @@ def main(argv: list[str] | None = None) -> int:
             with Database(url).engine.begin() as conn:
                 conn.execute(text("DELETE FROM kpi_snapshots"))
         else:
-            print("reusing the existing database (no load)")
+            print("reusing the existing database (no load; migrated to the code's head)")
+            migrations.upgrade(url)
             with Database(url).engine.begin() as conn:
                 conn.execute(text("DELETE FROM kpi_snapshots"))
         with Database(url).engine.begin() as conn:

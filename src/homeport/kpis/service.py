@@ -17,7 +17,7 @@ from typing import Any, TypeVar, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import ColumnElement, Select, and_, case, exists, func, not_, or_, select
-from sqlalchemy.orm import Session, load_only
+from sqlalchemy.orm import Session
 
 from homeport.core.errors import FieldError, ValidationFailed
 from homeport.health.detectors import KINDS
@@ -355,26 +355,25 @@ def _first_contact_resolution(s: Session, since: datetime, until: datetime, cut:
     ).all()
     if not solved:
         return NOTHING
-    # Contacts per case, counted by support.service.contacts from the inbound messages.
-    messages: dict[int, list[Interaction]] = {}
-    for msg in s.scalars(
-        select(Interaction)
-        .options(
-            load_only(
-                Interaction.case_id,
-                Interaction.direction,
-                Interaction.author_kind,
-                Interaction.meta,
-                raiseload=True,
+    # Contacts per case as support.service.contacts counts them, in SQL: each inbound message
+    # of the subscriber is one contact, except that the messages of one chat conversation
+    # (meta.conversation) are one together.
+    conversation = Interaction.meta["conversation"].as_string()
+    contacts = func.sum(case((conversation.is_(None), 1), else_=0)) + func.count(
+        func.distinct(conversation)
+    )
+    repeated = set(
+        s.scalars(
+            select(Interaction.case_id)
+            .where(
+                Interaction.direction == "inbound",
+                Interaction.author_kind == "subscriber",
+                Interaction.case_id.in_(select(Case.id).where(*where)),
             )
+            .group_by(Interaction.case_id)
+            .having(contacts > 1)
         )
-        .where(
-            Interaction.direction == "inbound",
-            Interaction.author_kind == "subscriber",
-            Interaction.case_id.in_(select(Case.id).where(*where)),
-        )
-    ):
-        messages.setdefault(msg.case_id, []).append(msg)
+    )
     # Repeat reactive cases on the same category within the window after solving.
     later: dict[tuple[int | None, str], list[datetime]] = {}
     for sub, category, opened in s.execute(
@@ -390,7 +389,7 @@ def _first_contact_resolution(s: Session, since: datetime, until: datetime, cut:
         times.sort()
     resolved = 0
     for row in solved:
-        if support.contacts(messages.get(row.id, [])) > 1:
+        if row.id in repeated:
             continue
         if row.subscriber_id is not None:
             times = later.get((row.subscriber_id, row.category), [])

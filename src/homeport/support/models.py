@@ -142,6 +142,9 @@ class Case(Base):
         Index("ix_cases_queue_status", "queue_id", "status"),
         Index("ix_cases_assignee_status", "assignee_id", "status"),
         Index("ix_cases_team_status", "team_id", "status"),
+        # The KPIs of a period read cases by when they were solved and when they were due.
+        Index("ix_cases_solved_at", "solved_at"),
+        Index("ix_cases_resolution_due_at", "resolution_due_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
