@@ -65,9 +65,7 @@ def sentence(
                 f"{_n(v, 'contact')} about {_category(top_category)} in 30 days" if v >= 1 else None
             )
         case "cases_30d":
-            return (
-                f"{_n(v, 'case')} about {_category(top_category)} in 30 days" if v >= 1 else None
-            )
+            return f"{_n(v, 'case')} about {_category(top_category)} in 30 days" if v >= 1 else None
         case "cases_90d":
             return f"{_n(v, 'case')} in 90 days" if v >= 2 else None
         case "cancel_requests_90d":
