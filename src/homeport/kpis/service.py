@@ -1123,9 +1123,7 @@ _dashboards: dict[tuple[Any, ...], tuple[float, Any]] = {}
 _dashboards_lock = threading.Lock()
 
 
-def cached(
-    session: Session, key: tuple[Any, ...], compute: Callable[[], T], *, ttl_s: float
-) -> T:
+def cached(session: Session, key: tuple[Any, ...], compute: Callable[[], T], *, ttl_s: float) -> T:
     """``compute()``, from this process's dashboard cache when it ran less than ``ttl_s``
     seconds ago for the same database and ``key`` (``ttl_s`` 0: always computed). The key must
     name the period bucket, not the current time, so that views within the TTL share it."""
