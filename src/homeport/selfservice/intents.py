@@ -33,7 +33,7 @@ import threading
 import time
 import unicodedata
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -252,27 +252,37 @@ def train(rows: Iterable[Example | tuple[str, str]]) -> Classifier:
     return Classifier(pipeline, len(examples), time.perf_counter() - started)
 
 
-def load_examples(path: Path) -> list[Example]:
-    """Rows of a ``text,intent`` CSV (UTF-8, header line); errors name the file and line."""
+def _csv_rows(
+    path: Path, columns: tuple[str, ...], missing: str
+) -> Iterator[tuple[str, dict[str, str]]]:
+    """``(file:line, row)`` of a UTF-8 CSV with a header naming ``columns``; an unreadable file
+    or a missing column is :class:`IntentDataError` (``missing`` says what was expected)."""
     try:
         handle = path.open(encoding="utf-8", newline="")
     except OSError as exc:
         raise IntentDataError(f"{path}: cannot read: {exc.strerror}") from exc
     with handle:
         reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"text", "intent"} <= set(reader.fieldnames):
-            raise IntentDataError(f"{path}: needs a header line with columns text,intent")
-        out = []
+        if reader.fieldnames is None or not set(columns) <= set(reader.fieldnames):
+            raise IntentDataError(f"{path}: {missing}")
         for row in reader:
-            where = f"{path}:{reader.line_num}"
-            text, intent = (row.get("text") or "").strip(), (row.get("intent") or "").strip()
-            if intent not in INTENTS:
-                raise IntentDataError(f"{where}: unknown intent {intent!r}")
-            try:
-                check_text(text)
-            except ValueError as exc:
-                raise IntentDataError(f"{where}: {exc}") from None
-            out.append(Example(text, intent))
+            yield f"{path}:{reader.line_num}", row
+
+
+def load_examples(path: Path) -> list[Example]:
+    """Rows of a ``text,intent`` CSV (UTF-8, header line); errors name the file and line."""
+    out = []
+    for where, row in _csv_rows(
+        path, ("text", "intent"), "needs a header line with columns text,intent"
+    ):
+        text, intent = (row.get("text") or "").strip(), (row.get("intent") or "").strip()
+        if intent not in INTENTS:
+            raise IntentDataError(f"{where}: unknown intent {intent!r}")
+        try:
+            check_text(text)
+        except ValueError as exc:
+            raise IntentDataError(f"{where}: {exc}") from None
+        out.append(Example(text, intent))
     if not out:
         raise IntentDataError(f"{path}: no rows")
     return out
@@ -466,20 +476,15 @@ def cross_validate(
 def load_bitext(path: Path) -> list[tuple[Example, str]]:
     """The Bitext sample's rows that :data:`BITEXT_MAPPING` maps, as (example, Bitext intent).
     Its CSV has multi-line quoted fields; only ``instruction`` and ``intent`` are read."""
-    try:
-        handle = path.open(encoding="utf-8", newline="")
-    except OSError as exc:
-        raise IntentDataError(f"{path}: cannot read: {exc.strerror}") from exc
-    with handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or not {"instruction", "intent"} <= set(reader.fieldnames):
-            raise IntentDataError(f"{path}: not the Bitext sample (no instruction,intent header)")
-        out = []
-        for row in reader:
-            source, text = row["intent"], (row["instruction"] or "").strip()
-            target = BITEXT_MAPPING.get(source)
-            if target is not None and text and len(text) <= MAX_TEXT_CHARS:
-                out.append((Example(text, target), source))
+    out = []
+    needs = ("instruction", "intent")
+    for _where, row in _csv_rows(
+        path, needs, "not the Bitext sample (no instruction,intent header)"
+    ):
+        source, text = row["intent"], (row["instruction"] or "").strip()
+        target = BITEXT_MAPPING.get(source)
+        if target is not None and text and len(text) <= MAX_TEXT_CHARS:
+            out.append((Example(text, target), source))
     if not out:
         raise IntentDataError(f"{path}: no rows with a mapped intent")
     return out
