@@ -17,6 +17,7 @@ from homeport.core.db import Database
 from homeport.core.errors import Conflict, NotFound, ValidationFailed
 from homeport.retention import recommendations, segments
 from homeport.retention.models import Recommendation
+from homeport.selfservice.models import EngagementEvent
 from homeport.subscribers.models import Subscriber
 from tests.conftest import login, make_staff
 from tests.factories import Fleet, build_catalogue, build_topology
@@ -365,3 +366,10 @@ def test_pages_show_the_reason_and_record_answers(
         assert "portal" in rec.shown
         assert "MESH-WIFI" in {b.code for b in s.get_one(Subscriber, bob).bundles}
         assert s.get_one(Recommendation, alice_rec).status == "declined"
+        # The portal answer is a use of self-service (digital adoption counts it).
+        used = s.scalars(
+            select(EngagementEvent.detail).where(
+                EngagementEvent.subscriber_id == bob, EngagementEvent.kind == "recommendation"
+            )
+        ).all()
+        assert used == [{"recommendation": bob_rec, "bundle": "MESH-WIFI", "accepted": True}]

@@ -25,6 +25,7 @@ from homeport.core.errors import Conflict, NotFound, ValidationFailed
 from homeport.identity.api import Access
 from homeport.identity.schemas import Principal
 from homeport.retention import recommendations
+from homeport.selfservice.actions import record_engagement
 from homeport.web.templating import flash
 from homeport.web.views.subscribers import money
 
@@ -89,6 +90,14 @@ def _decide(
             subscriber_id=subscriber_id,
         )
         title = recommendations.title_of(session, rec)
+        if via == "portal" and subscriber_id is not None:  # a use of self-service
+            record_engagement(
+                session,
+                subscriber_id,
+                "recommendation",
+                at=now,
+                detail={"recommendation": rec.id, "bundle": rec.bundle_code, "accepted": accepted},
+            )
     return f"{title}: {'accepted' if accepted else 'declined'}."
 
 
