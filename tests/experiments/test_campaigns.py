@@ -205,3 +205,96 @@ def test_email_deliveries_follow_the_outbound_queue(db: Database, clock: ManualC
         assert campaigns.delivery_counts(s, cid)["queued"] == {"email": 1, "portal": 4}
     with db.transaction() as s, pytest.raises(Conflict):
         campaigns.launch(s, cid, actor=TEST_ACTOR, now=clock.now(), base_url=URL, bsp_name="x")
+
+
+def test_a_campaign_as_an_experiment_holds_out_its_control_group(
+    db: Database, clock: ManualClock
+) -> None:
+    """Subscribers the campaign may reach are split by the experiment's stable assignment; the
+    control group is sent nothing and the treatment's deliveries carry their variant."""
+    from homeport.experiments import actions as experiment_actions
+    from homeport.experiments.assignment import assignment_of
+    from homeport.experiments.models import Experiment
+
+    crowd = [Person(f"p{i}", f"Player {i}", f"p{i}@example.net") for i in range(40)]
+    ids = build_people(db, clock.now(), [*crowd, Person("ben", "Ben", "b@x.net", marketing=False)])
+    with db.transaction() as s:
+        experiment_actions.create_experiment(
+            s,
+            key="gaming-offer",
+            name="Does the gaming offer keep gamers?",
+            hypothesis="",
+            variants=[{"name": "control", "weight": 50}, {"name": "offer", "weight": 50}],
+            metric="churned_90d",
+            actor=TEST_ACTOR,
+            now=clock.now(),
+        )
+    with db.transaction() as s:  # a draft experiment: the campaign refuses to launch
+        c = campaigns.create_campaign(
+            s,
+            name="Gaming offer test",
+            segment="gamer",
+            channels=["email"],
+            subject="Lower ping",
+            body="Gaming priority for you.",
+            experiment_key="gaming-offer",
+            actor=TEST_ACTOR,
+            now=clock.now(),
+        )
+        campaign_id = c.id
+    with pytest.raises(Conflict, match="start it first"):
+        _launch(db, clock, campaign_id)
+    with db.transaction() as s:
+        experiment_actions.start(s, "gaming-offer", actor=TEST_ACTOR, now=clock.now())
+    run = _launch(db, clock, campaign_id)
+    with db.session() as s:
+        experiment = s.scalars(select(Experiment)).one()
+        variants = {
+            key: (a.variant if (a := assignment_of(s, experiment.id, sid)) else None)
+            for key, sid in ids.items()
+        }
+        sent = {
+            d.subscriber_id: d.variant
+            for d in s.scalars(select(CampaignDelivery).where(CampaignDelivery.status == "queued"))
+        }
+    held = [k for k, v in variants.items() if v == "control"]
+    treated = [k for k, v in variants.items() if v == "offer"]
+    assert variants["ben"] is None  # no consent: neither sent nor counted in the experiment
+    assert len(held) + len(treated) == 40 and 8 <= len(held) <= 32
+    assert run.counts["holdout"] == {"held_out": len(held)}
+    assert run.counts["email"] == {"queued": len(treated), "skipped_consent": 1}
+    assert sent == {ids[k]: "offer" for k in treated}
+    assert set(_mail(db)) == {f"{k}@example.net" for k in treated}
+
+
+def test_a_campaign_experiment_must_exist_and_have_a_control(
+    db: Database, clock: ManualClock
+) -> None:
+    from homeport.experiments import actions as experiment_actions
+
+    build_people(db, clock.now(), PEOPLE)
+    with db.transaction() as s:
+        experiment_actions.create_experiment(
+            s,
+            key="no-control",
+            name="A vs B",
+            hypothesis="",
+            variants=[{"name": "a", "weight": 1}, {"name": "b", "weight": 1}],
+            metric="churned_90d",
+            actor=TEST_ACTOR,
+            now=clock.now(),
+        )
+    for key, message in (("nope", "no experiment"), ("no-control", "needs a 'control'")):
+        with pytest.raises(ValidationFailed) as caught, db.transaction() as s:
+            campaigns.create_campaign(
+                s,
+                name=f"Campaign {key}",
+                segment="gamer",
+                channels=["email"],
+                subject="Hi",
+                body="Hello.",
+                experiment_key=key,
+                actor=TEST_ACTOR,
+                now=clock.now(),
+            )
+        assert message in caught.value.errors[0].message

@@ -120,3 +120,33 @@ def test_campaign_commands(runner: tuple[CliRunner, str]) -> None:
     assert "running" in listed.output and "Autumn" in listed.output
     twice = r.invoke(cli, ["campaigns", "launch", "1"])
     assert twice.exit_code == 1 and "only a draft launches" in twice.output
+
+
+def test_campaign_create_names_its_experiment(runner: tuple[CliRunner, str]) -> None:
+    r, url = runner
+    db = Database(url)
+    try:
+        build_people(db, START, [Person("a", "Ann A", "a@example.net")])
+    finally:
+        db.dispose()
+    base = ["campaigns", "create", "Offer test", "--segment", "gamer", "--subject", "Hi"]
+    missing = r.invoke(cli, [*base, "--body", "Less lag.", "--experiment", "nope"])
+    assert missing.exit_code == 1 and "no experiment 'nope'" in missing.output
+    made = r.invoke(
+        cli,
+        [
+            "experiments",
+            "create",
+            "offer-test",
+            "--name",
+            "Offer test",
+            "--variants",
+            "control:50,offer:50",
+            "--metric",
+            "churned_90d",
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    ok = r.invoke(cli, [*base, "--body", "Less lag.", "--experiment", "offer-test"])
+    assert ok.exit_code == 0, ok.output
+    assert "as experiment 'offer-test'" in ok.output

@@ -239,6 +239,11 @@ def campaign_create(
     body_file: Path | None = typer.Option(None, "--body-file", exists=True, dir_okay=False),
     channels: str = typer.Option("email,portal", "--channels"),
     offer: str | None = typer.Option(None, "--offer", help="A bundle code to offer."),
+    experiment: str | None = typer.Option(
+        None,
+        "--experiment",
+        help="An experiment's key: its 'control' group is sent nothing, the others the campaign.",
+    ),
 ) -> None:
     """Create a draft campaign."""
     if (body is None) == (body_file is None):
@@ -255,10 +260,13 @@ def campaign_create(
                 subject=subject,
                 body=text,
                 offer_bundle_code=offer,
+                experiment_key=experiment,
                 actor=CLI_ACTOR,
                 now=cli.clock.now(),
             )
-            line = f"campaign {c.id} {c.name!r} created (draft) for {c.segment}"
+            line = f"campaign {c.id} {c.name!r} created (draft) for {c.segment}" + (
+                f", as experiment {experiment!r}" if experiment else ""
+            )
     except HomeportError as exc:
         raise report(exc) from exc
     out.print(escape(line), highlight=False)

@@ -37,11 +37,13 @@ from sqlalchemy.orm import Session
 
 from homeport.audit.actions import Actor, record
 from homeport.core.errors import Conflict, FieldError, NotFound, ValidationFailed
+from homeport.experiments.assignment import assign
 from homeport.experiments.models import (
     DELIVERY_CHANNELS,
     DELIVERY_STATUSES,
     Campaign,
     CampaignDelivery,
+    Experiment,
 )
 from homeport.retention.models import SEGMENTS, SubscriberSegment
 from homeport.selfservice.actions import record_engagement
@@ -62,6 +64,8 @@ _TOKEN_BYTES = 32
 #: Header linking a queued email to its delivery (kept on the outbound row, not sent).
 DELIVERY_HEADER = "X-Homeport-Delivery"
 OPTOUT_PATH = "/campaigns/optout/"
+#: The variant of a campaign's experiment that is sent nothing: the comparison group.
+HOLDOUT = "control"
 
 
 def hash_token(token: str) -> str:
@@ -141,10 +145,14 @@ def create_campaign(
     subject: str,
     body: str,
     offer_bundle_code: str | None = None,
+    experiment_key: str | None = None,
     actor: Actor,
     now: datetime,
 ) -> Campaign:
-    """A draft campaign to ``segment`` through ``channels`` (``email``, ``portal``)."""
+    """A draft campaign to ``segment`` through ``channels`` (``email``, ``portal``). With
+    ``experiment_key``, the campaign is that experiment's treatment: at launch each eligible
+    subscriber is assigned a variant, and those in :data:`HOLDOUT` get nothing (the
+    comparison group)."""
     name = name.strip()
     subject = " ".join(subject.split())
     body = body.strip().replace("\r\n", "\n")
@@ -163,6 +171,18 @@ def create_campaign(
         raise ValidationFailed("invalid campaign", problems)
     if session.scalar(select(Campaign.id).where(Campaign.name == name)) is not None:
         raise Conflict(f"a campaign {name!r} exists already")
+    experiment = None
+    if experiment_key:
+        experiment = session.scalar(select(Experiment).where(Experiment.key == experiment_key))
+        if experiment is None:
+            raise ValidationFailed(
+                "invalid campaign", [FieldError("experiment", f"no experiment {experiment_key!r}")]
+            )
+        if HOLDOUT not in {str(v["name"]) for v in experiment.variants}:
+            raise ValidationFailed(
+                "invalid campaign",
+                [FieldError("experiment", f"needs a {HOLDOUT!r} variant: the group sent nothing")],
+            )
     campaign = Campaign(
         name=name,
         segment=segment,
@@ -170,6 +190,7 @@ def create_campaign(
         subject=subject,
         body=body,
         offer_bundle_code=offer,
+        experiment_id=experiment.id if experiment else None,
         status="draft",
         created_at=now,
         created_by_id=actor.id if actor.kind == "staff" else None,
@@ -287,22 +308,35 @@ def launch(
     )
     counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     domain = (sender or "").rpartition("@")[2] or "homeport.invalid"
+    experiment = session.get(Experiment, campaign.experiment_id) if campaign.experiment_id else None
+    if experiment is not None and experiment.status != "running":
+        raise Conflict(f"experiment {experiment.key!r} is {experiment.status}: start it first")
+
+    def allowed(subscriber: Subscriber, channel: str) -> bool:
+        if channel == "email":
+            return email_allowed(subscriber)
+        return bool(subscriber.consent_marketing)
+
     for subscriber in targets(session, campaign.segment):
+        variant = None
+        if experiment is not None and any(allowed(subscriber, c) for c in campaign.channels):
+            # Only subscribers the campaign may reach are split, so the groups compare.
+            variant = assign(session, experiment, subscriber.id, now).variant
+            if variant == HOLDOUT:
+                counts["holdout"]["held_out"] += 1
+                continue
         for channel in campaign.channels:
             delivery = CampaignDelivery(
                 campaign_id=campaign.id,
                 subscriber_id=subscriber.id,
                 channel=channel,
+                variant=variant,
                 status="queued",
                 created_at=now,
                 response="",
             )
-            allowed = (
-                email_allowed(subscriber)
-                if channel == "email"
-                else bool(subscriber.consent_marketing)
-            )
-            if not allowed:
+            allowed_here = allowed(subscriber, channel)
+            if not allowed_here:
                 delivery.status = "skipped_consent"
                 session.add(delivery)
                 counts[channel]["skipped_consent"] += 1
