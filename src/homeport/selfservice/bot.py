@@ -811,6 +811,10 @@ def register(db: Database) -> None:
                 on_action_finished(session, event.action_id)
 
     def finding_resolved(event: FindingResolved) -> None:
+        # Every finding that resolves on the ingest path comes here: only a kind the bot can
+        # fix can be one it waits on, so the others cost no transaction.
+        if event.kind not in diagnostics.FIXABLE_KINDS:
+            return
         with db.transaction() as session:
             on_finding_resolved(session, event.finding_id)
 

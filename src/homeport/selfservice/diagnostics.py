@@ -176,6 +176,10 @@ def _plain(finding: Finding) -> str:
     return f"{headline}. {why}"
 
 
+#: Finding kinds with a remote fix the subscriber may run (the auto-remediation policy's).
+FIXABLE_KINDS = frozenset(DEFAULT_REMEDIATION)
+
+
 def _fix(finding: Finding) -> Fix | None:
     kind = DEFAULT_REMEDIATION.get(finding.kind)
     if kind is None:
