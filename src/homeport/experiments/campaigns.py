@@ -23,7 +23,6 @@ segment, by email and/or as a card in the portal, with consent and opt-out respe
 
 from __future__ import annotations
 
-import hashlib
 import re
 import secrets
 from collections import defaultdict
@@ -45,6 +44,7 @@ from homeport.experiments.models import (
     CampaignDelivery,
     Experiment,
 )
+from homeport.identity.service import hash_token
 from homeport.retention.models import SEGMENTS, SubscriberSegment
 from homeport.selfservice.actions import record_engagement
 from homeport.subscribers.actions import set_consent
@@ -66,10 +66,6 @@ DELIVERY_HEADER = "X-Homeport-Delivery"
 OPTOUT_PATH = "/campaigns/optout/"
 #: The variant of a campaign's experiment that is sent nothing: the comparison group.
 HOLDOUT = "control"
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def _placeholders_in(text: str) -> list[str]:

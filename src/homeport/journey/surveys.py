@@ -34,7 +34,6 @@ from the answered rows (``follow_up_case_id``), and records an ``at_risk`` journ
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +47,7 @@ from homeport.core.errors import Conflict, FieldError, NotFound, ValidationFaile
 from homeport.core.events import Event, publish
 from homeport.core.journey_settings import JourneySettings
 from homeport.identity.models import SubscriberAccount
+from homeport.identity.service import hash_token
 from homeport.journey import actions, themes
 from homeport.journey.models import JourneyEvent, Survey
 from homeport.subscribers.models import Subscriber
@@ -91,10 +91,6 @@ SURVEY_ACTOR = Actor.system("surveys")
 _TOKEN_BYTES = 32
 #: Outcomes of a solved case that are not a subscriber's experience to rate.
 UNRATED_OUTCOMES = ("duplicate", "auto_resolved")
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def is_detractor(kind: str, score: int) -> bool:

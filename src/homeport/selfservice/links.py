@@ -13,7 +13,6 @@ address within :data:`REQUEST_WINDOW` (counted in ``login_attempts`` under the r
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Session
 from homeport.core.errors import FieldError, ValidationFailed
 from homeport.identity import service as identity_service
 from homeport.identity.models import LoginAttempt, SubscriberAccount
+from homeport.identity.service import hash_token
 from homeport.selfservice.models import LoginLink
 from homeport.support import actions as support_actions
 
@@ -37,10 +37,6 @@ MAX_PER_CLIENT = 10
 #: ``login_attempts.realm`` of a link request.
 REALM = "portal_link"
 _TOKEN_BYTES = 32
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
