@@ -21,13 +21,14 @@ is stored in ``experiment_observations`` and never recomputed.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Executable, insert, select
 from sqlalchemy.orm import Session
 
+from homeport.core.writes import chunks
 from homeport.experiments.models import (
     CampaignDelivery,
     Experiment,
@@ -61,11 +62,6 @@ class Metric:
     compute: Compute
 
 
-def _chunks(ids: Sequence[int]) -> Iterable[list[int]]:
-    for i in range(0, len(ids), CHUNK):
-        yield list(ids[i : i + CHUNK])
-
-
 def _times(
     session: Session, pending: Pending, query: Callable[[list[int]], Executable]
 ) -> dict[int, list[datetime]]:
@@ -73,7 +69,7 @@ def _times(
     at)`` rows for those subscribers) between the earliest assignment and the latest one's
     window end."""
     found: dict[int, list[datetime]] = defaultdict(list)
-    for chunk in _chunks(sorted({sid for sid, _ in pending})):
+    for chunk in chunks(sorted({sid for sid, _ in pending}), CHUNK):
         for sid, at in session.execute(query(chunk)):
             if at is not None:
                 found[int(sid)].append(at)
@@ -149,7 +145,7 @@ def _offer_accepted(session: Session, pending: Pending, window: timedelta) -> di
 def _csat(session: Session, pending: Pending, window: timedelta) -> dict[int, float]:
     low, high = _span(pending, window)
     answers: dict[int, list[tuple[datetime, int]]] = defaultdict(list)
-    for chunk in _chunks(sorted({sid for sid, _ in pending})):
+    for chunk in chunks(sorted({sid for sid, _ in pending}), CHUNK):
         rows = session.execute(
             select(Survey.subscriber_id, Survey.answered_at, Survey.score).where(
                 Survey.subscriber_id.in_(chunk),

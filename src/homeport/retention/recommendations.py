@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 from homeport.audit.actions import Actor, record
 from homeport.core.errors import Conflict, FieldError, NotFound, ValidationFailed
 from homeport.core.events import Event, publish
+from homeport.core.writes import chunks
 from homeport.health.models import Finding, Outage, OutageMember
 from homeport.network.models import ClientDevice, MeshNode
 from homeport.retention import bundles, segments
@@ -118,8 +119,7 @@ def load_facts(
     plan_by_id = {p.id: p for p in plans}
     out: dict[int, bundles.HomeFacts] = {}
     ids = sorted(set(subscriber_ids))
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
+    for chunk in chunks(ids, CHUNK):
         for sid, plan_id in session.execute(
             select(Subscriber.id, Subscriber.plan_id).where(Subscriber.id.in_(chunk))
         ):
@@ -241,8 +241,7 @@ def _apply(
     created = refreshed = expired = 0
     sids = sorted(facts)
     quiet = now - timedelta(days=DECLINED_QUIET_DAYS)
-    for start in range(0, len(sids), CHUNK):
-        chunk = sids[start : start + CHUNK]
+    for chunk in chunks(sids, CHUNK):
         open_rows: dict[tuple[int, str], Recommendation] = {}
         declined: set[tuple[int, str]] = set()
         for rec in session.scalars(

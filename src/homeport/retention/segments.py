@@ -45,6 +45,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import ColumnElement, and_, case, delete, func, insert, or_, select
 from sqlalchemy.orm import Session
 
+from homeport.core.writes import chunks
 from homeport.network.models import ClientDevice, Home
 from homeport.retention.models import SEGMENTS, SubscriberSegment
 from homeport.subscribers.models import Subscriber
@@ -385,8 +386,7 @@ def read_usage(
     out = {h: HomeUsage(s, h, part_kinds=dict(kinds)) for h, s in homes.items()}
     ids = sorted(homes)
     seen_since = now - DEVICE_WINDOW
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
+    for chunk in chunks(ids, CHUNK):
         for home_id, kind, n in session.execute(
             select(ClientDevice.home_id, ClientDevice.kind, func.count())
             .where(
@@ -444,8 +444,7 @@ def homes_of(session: Session, subscriber_ids: Iterable[int] | None = None) -> d
     if subscriber_ids is not None:
         wanted = sorted(set(subscriber_ids))
         found: dict[int, int] = {}
-        for start in range(0, len(wanted), CHUNK):
-            chunk = wanted[start : start + CHUNK]
+        for chunk in chunks(wanted, CHUNK):
             found.update(_pairs(session.execute(q.where(Home.subscriber_id.in_(chunk)))))
         return found
     return _pairs(session.execute(q))
@@ -478,8 +477,8 @@ def compute_segments(
     ids = sorted(homes)
     rows = 0
     by_segment: dict[str, int] = defaultdict(int)
-    for start in range(0, len(ids), CHUNK):
-        chunk = {h: homes[h] for h in ids[start : start + CHUNK]}
+    for part in chunks(ids, CHUNK):
+        chunk = {h: homes[h] for h in part}
         usage = read_usage(session, chunk, now=now, zone=zone)
         values: list[dict[str, Any]] = []
         for u in usage.values():
@@ -520,11 +519,9 @@ def segments_for(
     """``subscriber id → {segment: row}`` for many subscribers (one query per chunk)."""
     out: dict[int, dict[str, SubscriberSegment]] = defaultdict(dict)
     ids = sorted(set(subscriber_ids))
-    for start in range(0, len(ids), CHUNK):
+    for chunk in chunks(ids, CHUNK):
         for row in session.scalars(
-            select(SubscriberSegment).where(
-                SubscriberSegment.subscriber_id.in_(ids[start : start + CHUNK])
-            )
+            select(SubscriberSegment).where(SubscriberSegment.subscriber_id.in_(chunk))
         ):
             out[row.subscriber_id][row.segment] = row
     return out
