@@ -34,6 +34,7 @@ from homeport.core.errors import Conflict, NotFound
 from homeport.retention import features, model, reasons
 from homeport.retention.models import ChurnModel, ChurnScore
 from homeport.subscribers.models import Subscriber
+from homeport.telemetry.bulk import copy_merge
 
 HORIZON_DAYS = 90
 SNAPSHOTS = 3
@@ -203,11 +204,15 @@ class Scored:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-_SQLITE_UPSERT = (
-    "INSERT INTO churn_scores (subscriber_id, model_id, score, band, reasons, scored_at) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (subscriber_id) DO UPDATE SET "
+_COLUMNS = ("subscriber_id", "model_id", "score", "band", "reasons", "scored_at")
+#: The upsert's conflict clause, on both databases.
+_ON_CONFLICT = (
+    "ON CONFLICT (subscriber_id) DO UPDATE SET "
     "model_id = excluded.model_id, score = excluded.score, band = excluded.band, "
     "reasons = excluded.reasons, scored_at = excluded.scored_at"
+)
+_SQLITE_UPSERT = (  # constants only, no user input
+    f"INSERT INTO churn_scores ({', '.join(_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?) {_ON_CONFLICT}"  # noqa: S608
 )
 
 
@@ -237,9 +242,6 @@ def _upsert_sqlite(
         )
 
 
-_COLUMNS = ("subscriber_id", "model_id", "score", "band", "reasons", "scored_at")
-
-
 def _upsert_copy(
     session: Session,
     ids: list[int],
@@ -249,30 +251,17 @@ def _upsert_copy(
     said: list[list[str]],
     now: datetime,
 ) -> None:
-    """PostgreSQL: COPY the scores into a temporary table, then one INSERT … ON CONFLICT (an
-    INSERT per row, even batched, costs ten times more at a million rows)."""
-    conn = session.connection()
-    conn.exec_driver_sql(
-        "CREATE TEMPORARY TABLE churn_scores_in (subscriber_id integer, model_id integer, "
-        "score double precision, band text, reasons text, scored_at timestamptz) "
-        "ON COMMIT DROP"
+    """PostgreSQL: COPY the scores into a staging table, then one INSERT … ON CONFLICT
+    (:func:`homeport.telemetry.bulk.copy_merge`; an INSERT per row, even batched, costs ten
+    times more at a million rows)."""
+    dumps = json.dumps
+    copy_merge(
+        session,
+        "churn_scores",
+        _COLUMNS,
+        ((sid, model_id, scores[i], bands[i], dumps(said[i]), now) for i, sid in enumerate(ids)),
+        _ON_CONFLICT,
     )
-    driver = conn.connection.driver_connection
-    assert driver is not None
-    with (
-        driver.cursor() as cursor,
-        cursor.copy(f"COPY churn_scores_in ({', '.join(_COLUMNS)}) FROM STDIN") as copy,
-    ):
-        for i, sid in enumerate(ids):
-            copy.write_row((sid, model_id, scores[i], bands[i], json.dumps(said[i]), now))
-    conn.exec_driver_sql(
-        "INSERT INTO churn_scores (subscriber_id, model_id, score, band, reasons, scored_at) "
-        "SELECT subscriber_id, model_id, score, band, reasons::json, scored_at "
-        "FROM churn_scores_in ON CONFLICT (subscriber_id) DO UPDATE SET "
-        "model_id = EXCLUDED.model_id, score = EXCLUDED.score, band = EXCLUDED.band, "
-        "reasons = EXCLUDED.reasons, scored_at = EXCLUDED.scored_at"
-    )
-    conn.exec_driver_sql("DROP TABLE churn_scores_in")
 
 
 def score_all(
