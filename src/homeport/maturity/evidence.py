@@ -21,6 +21,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from homeport.core.maturity_settings import MaturitySettings
+from homeport.core.writes import chunks
 from homeport.health.detectors import KINDS as FINDING_KINDS
 from homeport.health.models import DeviceAction, Finding
 from homeport.journey.models import EVENT_KINDS, StageOwner, Survey
@@ -182,7 +183,7 @@ def _cases(session: Session, s: MaturitySettings, facts: Facts, technical: set[s
     # so "viewed" cannot be counted.
     ids = [row.id for row in reactive_technical]
     guided: set[int] = set()
-    for chunk in _chunks(ids):
+    for chunk in chunks(ids, 500):
         guided.update(
             session.scalars(select(GuidedStep.case_id).where(GuidedStep.case_id.in_(chunk)))
         )
@@ -233,7 +234,7 @@ def _cases(session: Session, s: MaturitySettings, facts: Facts, technical: set[s
     # FCR measured: solved reactive cases with the subscriber's contacts on record.
     reactive_solved = [row for row in solved if row.origin == "reactive"]
     by_case: dict[int, list[Interaction]] = defaultdict(list)
-    for chunk in _chunks([row.id for row in reactive_solved]):
+    for chunk in chunks([row.id for row in reactive_solved], 500):
         for i in session.scalars(
             select(Interaction).where(
                 Interaction.case_id.in_(chunk),
@@ -316,7 +317,7 @@ def _proactive(session: Session, facts: Facts, technical: set[str]) -> None:
         if sub is not None and category in technical:
             reactive[int(sub)].append(at)
     written: set[int] = set()
-    for chunk in _chunks([row.id for row in proactive]):
+    for chunk in chunks([row.id for row in proactive], 500):
         written.update(
             session.scalars(
                 select(Interaction.case_id).where(
@@ -471,7 +472,3 @@ def _journey(session: Session, facts: Facts) -> None:
         # A stored owner: the BSP named one (a default nobody confirmed does not count).
         if stage in facts.journey_stages and (department or owner.strip() or team)
     )
-
-
-def _chunks(ids: list[int], size: int = 500) -> list[list[int]]:
-    return [ids[i : i + size] for i in range(0, len(ids), size)]
