@@ -93,9 +93,19 @@ _TOKEN_BYTES = 32
 UNRATED_OUTCOMES = ("duplicate", "auto_resolved")
 
 
+#: NPS promoters answer 9–10 and detractors 0–6 [K4]; a satisfied CSAT answer is 4–5 [K6]; a
+#: CSAT of 1–2 is a detractor's for the closed loop.
+NPS_PROMOTER_MIN = 9
+NPS_DETRACTOR_MAX = 6
+CSAT_SATISFIED_MIN = 4
+CSAT_DETRACTOR_MAX = 2
+
+
 def is_detractor(kind: str, score: int) -> bool:
     """NPS 0–6 or CSAT 1–2: an answer that opens a follow-up case."""
-    return (kind == "nps" and score <= 6) or (kind == "csat" and score <= 2)
+    return (kind == "nps" and score <= NPS_DETRACTOR_MAX) or (
+        kind == "csat" and score <= CSAT_DETRACTOR_MAX
+    )
 
 
 # --- The figures (one formula each; REFERENCE.md section 3) ------------------------------------
@@ -105,8 +115,8 @@ def nps(scores: Sequence[int]) -> float | None:
     """% promoters (9–10) − % detractors (0–6) [K4]; None without answers."""
     if not scores:
         return None
-    promoters = sum(1 for s in scores if s >= 9)
-    detractors = sum(1 for s in scores if s <= 6)
+    promoters = sum(1 for s in scores if s >= NPS_PROMOTER_MIN)
+    detractors = sum(1 for s in scores if s <= NPS_DETRACTOR_MAX)
     return 100.0 * (promoters - detractors) / len(scores)
 
 
@@ -114,7 +124,7 @@ def csat(scores: Sequence[int]) -> float | None:
     """% of answers that are 4 or 5 on the 1–5 scale [K6]; None without answers."""
     if not scores:
         return None
-    return 100.0 * sum(1 for s in scores if s >= 4) / len(scores)
+    return 100.0 * sum(1 for s in scores if s >= CSAT_SATISFIED_MIN) / len(scores)
 
 
 def ces(scores: Sequence[int]) -> float | None:

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from homeport.core.errors import FieldError, ValidationFailed
 from homeport.health.detectors import KINDS
 from homeport.health.models import ExperienceScore, Finding
+from homeport.journey import surveys
 from homeport.journey.models import JourneyEvent, Survey
 from homeport.kpis.definitions import (
     ADOPTION_DAYS,
@@ -773,8 +774,8 @@ def _nps(s: Session, since: datetime, until: datetime, cut: Cut) -> Measure:
     row = s.execute(
         select(
             func.count(),
-            func.sum(case((Survey.score >= 9, 1), else_=0)),
-            func.sum(case((Survey.score <= 6, 1), else_=0)),
+            func.sum(case((Survey.score >= surveys.NPS_PROMOTER_MIN, 1), else_=0)),
+            func.sum(case((Survey.score <= surveys.NPS_DETRACTOR_MAX, 1), else_=0)),
         ).where(*_surveys("nps", since, until, cut))
     ).one()
     return _ratio(float((row[1] or 0) - (row[2] or 0)), float(row[0] or 0))
@@ -782,9 +783,9 @@ def _nps(s: Session, since: datetime, until: datetime, cut: Cut) -> Measure:
 
 def _csat(s: Session, since: datetime, until: datetime, cut: Cut) -> Measure:
     row = s.execute(
-        select(func.count(), func.sum(case((Survey.score >= 4, 1), else_=0))).where(
-            *_surveys("csat", since, until, cut)
-        )
+        select(
+            func.count(), func.sum(case((Survey.score >= surveys.CSAT_SATISFIED_MIN, 1), else_=0))
+        ).where(*_surveys("csat", since, until, cut))
     ).one()
     return _ratio(float(row[1] or 0), float(row[0] or 0))
 
