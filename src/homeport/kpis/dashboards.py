@@ -441,15 +441,6 @@ def _sample(dimension: str) -> Any:
     return 1 if dimension.endswith("_id") else "x"
 
 
-def satisfaction_by_moment(
-    session: Session, *, since: datetime, until: datetime
-) -> list[journey.SurveyResult]:
-    """NPS, CSAT and CES per journey moment (after installation, after a solved case,
-    relationship) of the surveys sent in the window (:func:`homeport.journey.service.
-    survey_results`)."""
-    return journey.survey_results(session, since=since, until=until)
-
-
 @dataclass(frozen=True)
 class View:
     """Everything one dashboard page shows."""
@@ -523,7 +514,8 @@ def _view(
         )
     moments: list[journey.SurveyResult] = []
     if dashboard.slug == "satisfaction":
-        moments = satisfaction_by_moment(session, since=o.window.since, until=o.window.until)
+        # NPS, CSAT and CES per journey moment of the surveys sent in the window.
+        moments = journey.survey_results(session, since=o.window.since, until=o.window.until)
     return View(
         dashboard,
         filters,
