@@ -17,7 +17,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, func, select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session
 
 from homeport.core.errors import FieldError, ValidationFailed
@@ -49,19 +49,6 @@ class LinkRequest:
     outbound_id: int | None = None
 
 
-def _requests(session: Session, since: datetime, **where: str) -> int:
-    stmt = (
-        select(func.count())
-        .select_from(LoginAttempt)
-        .where(
-            LoginAttempt.realm == REALM, LoginAttempt.at >= since, LoginAttempt.success.is_(False)
-        )
-    )
-    for column, value in where.items():
-        stmt = stmt.where(getattr(LoginAttempt, column) == value)
-    return int(session.scalar(stmt) or 0)
-
-
 def link_email(*, bsp_name: str, url: str, ttl: timedelta = LINK_TTL) -> tuple[str, str]:
     """(subject, body) of the sign-in email."""
     minutes = int(ttl.total_seconds() // 60)
@@ -91,11 +78,10 @@ def request_link(
     address = identity_service.normalise_email(email)
     if not address or "@" not in address or len(address) > 254:
         raise ValidationFailed("invalid address", [FieldError("email", "an email address")])
-    since = now - REQUEST_WINDOW
-    over = (
-        _requests(session, since, email=address) >= MAX_PER_ADDRESS
-        or _requests(session, since, client=client[:64]) >= MAX_PER_CLIENT
+    by_address, by_client = identity_service.recent_failures(
+        session, realm=REALM, email=address, client=client[:64], since=now - REQUEST_WINDOW
     )
+    over = by_address >= MAX_PER_ADDRESS or by_client >= MAX_PER_CLIENT
     session.add(LoginAttempt(realm=REALM, email=address, client=client[:64], at=now, success=False))
     if over:
         return LinkRequest("throttled")
