@@ -47,9 +47,9 @@ from homeport.selfservice import diagnostics, intents, kb
 from homeport.selfservice.actions import record_engagement
 from homeport.selfservice.diagnostics import Diagnosis, Fix, Problem
 from homeport.selfservice.models import BotConversation, BotTurn
-from homeport.subscribers.models import Subscriber
+from homeport.subscribers.models import Plan, Subscriber
 from homeport.support import actions as support
-from homeport.support.models import LIVE_STATUSES, Case
+from homeport.support.models import Case
 
 #: Channel of the cases the bot hands over.
 CHANNEL = "chatbot"
@@ -301,10 +301,12 @@ class _Talk:
         # Not an answer: keep waiting for it only if the new message is not a new question.
         return False
 
-    def misunderstood(self, text: str) -> None:
+    def misunderstood(self, text: str, hits: list[kb.Hit] | None = None) -> None:
+        """``hits``: the articles already searched for ``text``, if any."""
         misses = int(self.state.get("misses", 0)) + 1
         self.state["misses"] = misses
-        hits = self.articles(text)
+        if hits is None:
+            hits = self.articles(text)
         if hits:
             self.answer_with(hits)
             return
@@ -570,7 +572,7 @@ class _Talk:
             self.answer_with(hits)
             self.say("Did that answer your question? If not, just ask me another way.")
             return
-        self.misunderstood(text)
+        self.misunderstood(text, hits)
 
     # --- hand-over -------------------------------------------------------------------------
 
@@ -590,10 +592,11 @@ def _when(at: datetime | None) -> str:
 def _speed_text(session: Session, subscriber_id: int, action: DeviceAction) -> str:
     result = action.result or {}
     down = result.get("down_mbps")
-    found = diagnostics.diagnose(
-        session, subscriber_id, now=action.completed_at or action.created_at
+    target = session.scalar(
+        select(Plan.down_mbps)
+        .join(Subscriber, Subscriber.plan_id == Plan.id)
+        .where(Subscriber.id == subscriber_id)
     )
-    target = found.plan_down_mbps
     if isinstance(down, (int, float)):
         verdict = ""
         if target:
@@ -928,18 +931,3 @@ def containment(session: Session, *, since: datetime, until: datetime) -> Contai
         contained_raw=by.get("contained", 0),
         repeat_contacts=int(repeats or 0),
     )
-
-
-def live_case(session: Session, subscriber_id: int) -> Case | None:
-    """The case a handed-over bot conversation continues on, while it is live."""
-    return session.scalars(
-        select(Case)
-        .where(
-            Case.subscriber_id == subscriber_id,
-            Case.channel == CHANNEL,
-            Case.status.in_(LIVE_STATUSES),
-            Case.merged_into_id.is_(None),
-        )
-        .order_by(Case.opened_at.desc())
-        .limit(1)
-    ).first()
