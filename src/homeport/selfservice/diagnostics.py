@@ -11,7 +11,7 @@ policy all fix a crowded channel the same way.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -24,11 +24,12 @@ from homeport.health.service import finding_title, severity_order
 from homeport.network.models import Gateway, Home
 from homeport.selfservice.service import explain_finding
 from homeport.subscribers.models import Plan, Subscriber
+from homeport.support import guided
 from homeport.support.service import outage_for_subscriber
 from homeport.telemetry.service import latest_report
 
 #: A gateway silent for longer than this is "not in touch" (three missed 5-minute reports).
-SILENT_AFTER = timedelta(minutes=15)
+SILENT_AFTER = guided.DEFAULT_SILENT_AFTER
 
 #: Finding kinds that matter for each technical intent, in the order the bot talks about them.
 RELEVANT: dict[str, tuple[str, ...]] = {

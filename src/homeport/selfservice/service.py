@@ -33,7 +33,7 @@ from homeport.telemetry.models import TelemetryReport
 
 MAX_ID = 2**31 - 1
 #: A gateway silent longer than this is shown as "not reporting" (three 5-minute intervals).
-SILENT_AFTER = timedelta(minutes=15)
+SILENT_AFTER = guided.DEFAULT_SILENT_AFTER
 #: Portal-facing names of case statuses.
 CASE_STATUS_WORDS = {
     "new": "Received",
