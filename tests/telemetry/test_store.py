@@ -162,6 +162,52 @@ def test_gateways_and_client_devices_are_refreshed(
     assert len(clients) == 6
 
 
+def _client_row(db: Database, home_id: int, mac: str) -> tuple[str | None, int | None, object]:
+    with db.session() as session:
+        c = session.scalars(
+            select(ClientDevice).where(ClientDevice.home_id == home_id, ClientDevice.mac == mac)
+        ).one()
+        return c.last_band, c.last_rssi_dbm, c.last_seen_at
+
+
+@pytest.mark.parametrize(
+    ("minutes", "band", "rssi", "written"),
+    [
+        (5, "5GHz", -63, False),  # nothing new: the row keeps the first report's values
+        (14, "5GHz", -61.6, False),  # 3 dB away once rounded, still good, 14 minutes later
+        (5, "2.4GHz", -65, True),  # another band
+        (5, "5GHz", -68, True),  # only 3 dB away, but from good to fair
+        (5, "5GHz", -60, True),  # 5 dB away (the step), still good
+        (5, "5GHz", -55, True),  # 10 dB away
+        (15, "5GHz", -65, True),  # the stored last-seen time is a whole resolution old
+    ],
+)
+def test_a_known_client_is_rewritten_only_when_its_report_says_something_new(
+    db: Database,
+    clock: ManualClock,
+    fleet: Fleet,
+    minutes: int,
+    band: str,
+    rssi: float,
+    written: bool,
+) -> None:
+    home = fleet.homes["ACC-1001"]
+    mac = "de:ad:be:ef:00:07"
+    first = clock.now() - timedelta(minutes=30)
+    later = first + timedelta(minutes=minutes)
+
+    def one(ts: datetime, band: str, rssi: float) -> Report:
+        return parse_one(
+            report("GW-000101", ts=ts, clients=[{"mac": mac, "band": band, "rssi_dbm": rssi}])
+        )
+
+    _store(db, clock, [one(first, "5GHz", -65)])
+    assert _client_row(db, home, mac) == ("5GHz", -65, first)
+    _store(db, clock, [one(later, band, rssi)])
+    expected = (band, round(rssi), later) if written else ("5GHz", -65, first)
+    assert _client_row(db, home, mac) == expected
+
+
 def test_the_event_follows_the_commit_and_a_rollback_stores_nothing(
     db: Database, clock: ManualClock, fleet: Fleet
 ) -> None:

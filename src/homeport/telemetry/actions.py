@@ -17,7 +17,7 @@ import secrets
 from collections import Counter as Tally
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -30,6 +30,7 @@ from homeport.core.errors import NotFound
 from homeport.core.events import Event, publish
 from homeport.core.telemetry_settings import TelemetrySettings
 from homeport.network.models import DEVICE_KINDS, ClientDevice, Gateway
+from homeport.network.quality import RSSI_BANDS
 from homeport.telemetry import bulk
 from homeport.telemetry.models import SOURCES, DeviceCredential, TelemetryReport
 from homeport.telemetry.schemas import Rejection, Report, check_time
@@ -67,13 +68,49 @@ CLIENT_COLUMNS = (
     "last_seen_at",
 )
 _REPORTS_NEW = "ON CONFLICT (device_id, ts) DO NOTHING"
-#: A known client's band, RSSI and last-seen time move forward only (a late report is older).
-_CLIENT_UPSERT = (
-    "ON CONFLICT (home_id, mac) DO UPDATE SET last_band = EXCLUDED.last_band, "
-    "last_rssi_dbm = EXCLUDED.last_rssi_dbm, last_seen_at = EXCLUDED.last_seen_at "
-    "WHERE client_devices.last_seen_at IS NULL "
-    "OR client_devices.last_seen_at < EXCLUDED.last_seen_at"
-)
+#: A known client's row is rewritten only when a newer report says something new about it: its
+#: band, its signal's quality band (``network.quality.RSSI_BANDS``), an RSSI at least
+#: :data:`CLIENT_RSSI_STEP_DB` away from the stored one, or a stored ``last_seen_at`` at least
+#: :data:`CLIENT_SEEN_RESOLUTION` older. So in a steady fleet most reports leave their clients'
+#: rows alone (rewriting them was the largest server cost of a batch); the stored last-seen time
+#: lags the newest report by less than the resolution, the stored RSSI by less than the step.
+#: The test runs inside the upsert against the row as it is then, so concurrent ingest
+#: processes cannot leave a row behind a report that changed it.
+CLIENT_SEEN_RESOLUTION = timedelta(minutes=15)
+CLIENT_RSSI_STEP_DB = 5
+
+
+def _rssi_band(column: str) -> str:
+    whens = " ".join(f"WHEN {column} >= {low} THEN {i}" for i, (low, _) in enumerate(RSSI_BANDS))
+    return f"CASE {whens} ELSE {len(RSSI_BANDS)} END"
+
+
+def _client_upsert(stale_before: str) -> str:
+    """The clients' ``ON CONFLICT`` clause; ``stale_before`` is SQL for the excluded row's
+    ``last_seen_at`` minus :data:`CLIENT_SEEN_RESOLUTION`, exactly, in the dialect's form."""
+    old, new = "client_devices", "EXCLUDED"
+    return (
+        "ON CONFLICT (home_id, mac) DO UPDATE SET last_band = EXCLUDED.last_band, "
+        "last_rssi_dbm = EXCLUDED.last_rssi_dbm, last_seen_at = EXCLUDED.last_seen_at "
+        f"WHERE {old}.last_seen_at IS NULL OR {old}.last_seen_at <= {stale_before} "
+        f"OR ({old}.last_seen_at < {new}.last_seen_at AND ("
+        f"{old}.last_band IS NULL OR {old}.last_band <> {new}.last_band "
+        f"OR {old}.last_rssi_dbm IS NULL "
+        f"OR abs({old}.last_rssi_dbm - {new}.last_rssi_dbm) >= {CLIENT_RSSI_STEP_DB} "
+        f"OR {_rssi_band(old + '.last_rssi_dbm')} <> {_rssi_band(new + '.last_rssi_dbm')}))"
+    )
+
+
+_RESOLUTION_S = int(CLIENT_SEEN_RESOLUTION.total_seconds())
+_CLIENT_UPSERT = {
+    "postgresql": _client_upsert(f"EXCLUDED.last_seen_at - interval '{_RESOLUTION_S} seconds'"),
+    # Stored as 'YYYY-MM-DD HH:MM:SS.ffffff' text: shift the whole seconds, keep the fraction
+    # (strftime keeps milliseconds only), so the comparison is exact as on PostgreSQL.
+    "sqlite": _client_upsert(
+        f"strftime('%Y-%m-%d %H:%M:%S', EXCLUDED.last_seen_at, '-{_RESOLUTION_S} seconds') "
+        "|| substr(EXCLUDED.last_seen_at, 20)"
+    ),
+}
 
 
 @dataclass(frozen=True)
@@ -287,7 +324,8 @@ def _capability(band: str, legacy: bool | None) -> str:
 
 def _touch_clients(session: Session, stored: Sequence[StoredReport]) -> None:
     """Upsert the client devices of each home's newest report: a MAC seen for the first time
-    becomes a ``client_devices`` row; a known one gets its band, RSSI and last-seen time."""
+    becomes a ``client_devices`` row; a known one gets its band, RSSI and last-seen time when
+    they say something new (:data:`CLIENT_SEEN_RESOLUTION`)."""
     newest: dict[int, Report] = {}
     for item in stored:
         current = newest.get(item.home_id)
@@ -295,9 +333,12 @@ def _touch_clients(session: Session, stored: Sequence[StoredReport]) -> None:
             newest[item.home_id] = item.report
     # Values in CLIENT_COLUMNS order, built as tuples directly (a dict per client, then a tuple
     # from it, cost more than the rest of this function).
+    postgres = _dialect(session) == "postgresql"
     rows: list[tuple[Any, ...]] = []
     for home_id, report in newest.items():
-        seen = report.ts.astimezone(UTC)
+        seen_at = report.ts.astimezone(UTC)
+        # On SQLite in stored form once per home, not converted again for each client.
+        seen = seen_at if postgres else bulk.sqlite_value(seen_at)
         rows.extend(
             (
                 home_id,
@@ -315,8 +356,8 @@ def _touch_clients(session: Session, stored: Sequence[StoredReport]) -> None:
         )
     if not rows:
         return
-    copy = bulk.copy_merge if _dialect(session) == "postgresql" else bulk.sqlite_insert
-    copy(session, "client_devices", CLIENT_COLUMNS, rows, _CLIENT_UPSERT)
+    copy = bulk.copy_merge if postgres else bulk.sqlite_insert
+    copy(session, "client_devices", CLIENT_COLUMNS, rows, _CLIENT_UPSERT[_dialect(session)])
 
 
 def _kind(reason: str) -> str:
