@@ -317,16 +317,20 @@ def measure(label: str, fn: Callable[[bytes], object], batches: list[bytes], n: 
 
 
 def _insert_postgresql_executemany(
-    session: Session, rows: list[dict[str, Any]]
+    session: Session, rows: list[tuple[Any, ...]]
 ) -> set[tuple[str, datetime]]:
-    """The alternative write path, to compare with COPY (``--pg-insert executemany``)."""
+    """The alternative write path, to compare with the arrays (``--pg-insert executemany``)."""
     table = actions._REPORTS
     stmt = (
         postgresql.insert(table)
         .on_conflict_do_nothing(index_elements=["device_id", "ts"])
         .returning(table.c.device_id, table.c.ts)
     )
-    return {(d, ts) for d, ts in session.execute(stmt, rows)}
+    params = [
+        {**dict(zip(actions.COLUMNS, row, strict=True)), "detail": orjson.loads(row[-1])}
+        for row in rows
+    ]
+    return {(d, ts) for d, ts in session.execute(stmt, params)}
 
 
 def ingest_one(db: Database, settings: Settings, body: bytes) -> int:
@@ -483,7 +487,7 @@ def main(argv: list[str] | None = None) -> int:
         help="also measure this many ingest processes at once (2 = both cores here)",
     )
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
-    parser.add_argument("--pg-insert", choices=("copy", "executemany"), default="copy")
+    parser.add_argument("--pg-insert", choices=("arrays", "executemany"), default="arrays")
     args = parser.parse_args(argv)
     pg_server = os.environ.get("HOMEPORT_BENCH_DATABASE_URL", "")
     if args.pg_insert == "executemany":

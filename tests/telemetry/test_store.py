@@ -162,6 +162,37 @@ def test_gateways_and_client_devices_are_refreshed(
     assert len(clients) == 6
 
 
+def test_detail_keeps_the_non_empty_lists_without_nulls_and_the_extra_levels(
+    db: Database, clock: ManualClock, fleet: Fleet
+) -> None:
+    now = clock.now()
+    lists = parse_one(report("GW-000101", ts=now - timedelta(minutes=2), radios=[], mesh=[]))
+    bare = parse_one(
+        report(
+            "GW-000102",
+            ts=now - timedelta(minutes=2),
+            wan={"status": "down"},
+            radios=[],
+            clients=[],
+            mesh=[],
+            resources=None,
+        )
+    )
+    _store(db, clock, [lists, bare])
+    with db.session() as session:
+        rows = session.execute(select(TelemetryReport.device_id, TelemetryReport.detail)).all()
+    detail = {str(device): value for device, value in rows}
+    assert detail["GW-000101"] == {
+        "clients": [
+            {"mac": "a4:5e:60:00:00:01", "band": "5GHz", "rssi_dbm": -48.0, "kind": "laptop"},
+            {"mac": "a4:5e:60:00:00:09", "band": "2.4GHz", "rssi_dbm": -81.0, "kind": "toaster"},
+        ],
+        "optical_tx_dbm": 2.1,
+        "temperature_c": 51.0,
+    }
+    assert detail["GW-000102"] == {}
+
+
 def _client_row(db: Database, home_id: int, mac: str) -> tuple[str | None, int | None, object]:
     with db.session() as session:
         c = session.scalars(

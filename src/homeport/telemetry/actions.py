@@ -2,8 +2,8 @@
 
 :func:`store_reports` is what every transport calls inside its transaction. It resolves each
 report's gateway (one query per batch), refuses implausible timestamps and unknown devices with a
-reason, writes the new reports in one batched statement (``INSERT … ON CONFLICT DO NOTHING``, via
-``COPY`` into a temporary table on PostgreSQL), counts repeats of an already stored
+reason, writes the new reports in one batched statement (``INSERT … ON CONFLICT DO NOTHING``,
+from binary arrays on PostgreSQL), counts repeats of an already stored
 (device_id, ts) as duplicates, refreshes ``gateways.last_seen_at`` and the home's client devices
 (batched too) and publishes :class:`ReportsStored`, which reaches the health domain only after
 the commit.
@@ -52,8 +52,10 @@ _REPORTS: Table = TelemetryReport.__table__  # type: ignore[assignment]
 _GATEWAYS: Table = Gateway.__table__  # type: ignore[assignment]
 _CLIENTS: Table = ClientDevice.__table__  # type: ignore[assignment]
 #: What ``telemetry_reports.detail`` keeps beyond the summary columns (empty lists left out).
-_DETAIL_LISTS = {"radios", "clients", "mesh"}
-#: Columns written for each report (``id`` comes from the database).
+_DETAIL_LISTS = ("radios", "clients", "mesh")
+_SERIALIZER = Report.__pydantic_serializer__
+#: Columns written for each report (``id`` comes from the database), in table order, which is
+#: the order :func:`_row` builds its values in.
 COLUMNS = tuple(c.name for c in _REPORTS.columns if c.name != "id")
 CLIENT_COLUMNS = (
     "home_id",
@@ -220,37 +222,50 @@ def _dialect(session: Session) -> str:
     return session.get_bind().dialect.name
 
 
-def _row(report: Report, home_id: int, now: datetime, source: str) -> dict[str, Any]:
+def _detail(report: Report) -> str:
+    """``telemetry_reports.detail`` as JSON text: the non-empty lists without their null fields,
+    then the optical Tx level and the temperature when reported. Serialised by pydantic-core
+    straight to JSON (the same text as ``orjson.dumps`` of ``model_dump(mode="json")``, without
+    the Python dicts in between)."""
+    include = {name for name in _DETAIL_LISTS if getattr(report, name)}
+    text = _SERIALIZER.to_json(report, include=include, exclude_none=True) if include else b"{}"
+    extra: dict[str, float] = {}
+    if report.wan.optical_tx_dbm is not None:
+        extra["optical_tx_dbm"] = report.wan.optical_tx_dbm
+    if report.resources is not None and report.resources.temperature_c is not None:
+        extra["temperature_c"] = report.resources.temperature_c
+    if extra:
+        tail = orjson.dumps(extra)[1:]  # '"optical_tx_dbm":2.1}'
+        text = text[:-1] + (b"," + tail if include else tail)
+    return text.decode()
+
+
+def _row(report: Report, home_id: int, now: datetime, source: str) -> tuple[Any, ...]:
+    """The report's values in :data:`COLUMNS` order."""
     wan, res = report.wan, report.resources
-    lists = report.model_dump(mode="json", include=_DETAIL_LISTS, exclude_none=True)
-    detail: dict[str, Any] = {key: value for key, value in lists.items() if value}
-    if wan.optical_tx_dbm is not None:
-        detail["optical_tx_dbm"] = wan.optical_tx_dbm
-    if res is not None and res.temperature_c is not None:
-        detail["temperature_c"] = res.temperature_c
-    return {
-        "device_id": report.device_id,
-        "home_id": home_id,
-        "ts": report.ts.astimezone(UTC),
-        "received_at": now,
-        "source": source,
-        "wan_status": wan.status,
-        "down_mbps": wan.down_mbps,
-        "up_mbps": wan.up_mbps,
-        "latency_ms": wan.latency_ms,
-        "jitter_ms": wan.jitter_ms,
-        "loss_pct": wan.loss_pct,
-        "loaded_latency_ms": wan.loaded_latency_ms,
-        "optical_rx_dbm": wan.optical_rx_dbm,
-        "dsl_snr_margin_db": wan.dsl_snr_margin_db,
-        "uptime_s": report.uptime_s,
-        "disconnects": wan.disconnects,
-        "cpu_pct": res.cpu_pct if res else None,
-        "mem_pct": res.mem_pct if res else None,
-        "clients": len(report.clients),
-        "clients_weak": sum(1 for c in report.clients if c.rssi_dbm < WEAK_RSSI_DBM),
-        "detail": detail,
-    }
+    return (
+        report.device_id,
+        home_id,
+        report.ts.astimezone(UTC),
+        now,
+        source,
+        wan.status,
+        wan.down_mbps,
+        wan.up_mbps,
+        wan.latency_ms,
+        wan.jitter_ms,
+        wan.loss_pct,
+        wan.loaded_latency_ms,
+        wan.optical_rx_dbm,
+        wan.dsl_snr_margin_db,
+        report.uptime_s,
+        wan.disconnects,
+        res.cpu_pct if res else None,
+        res.mem_pct if res else None,
+        len(report.clients),
+        sum(1 for c in report.clients if c.rssi_dbm < WEAK_RSSI_DBM),
+        _detail(report),
+    )
 
 
 def _insert(
@@ -268,28 +283,16 @@ def _insert(
         written = _insert_postgresql(session, rows)
     else:
         returned = bulk.sqlite_insert(
-            session,
-            "telemetry_reports",
-            COLUMNS,
-            [tuple(row[c] for c in COLUMNS) for row in rows],
-            _REPORTS_NEW + " RETURNING device_id, ts",
+            session, "telemetry_reports", COLUMNS, rows, _REPORTS_NEW + " RETURNING device_id, ts"
         )
         written = {(d, bulk.sqlite_datetime(ts)) for d, ts in returned}
     return [key for key in fresh if key in written]
 
 
-def _insert_postgresql(session: Session, rows: list[dict[str, Any]]) -> set[tuple[str, datetime]]:
-    """COPY, then move the new rows across with ``ON CONFLICT DO NOTHING``."""
-    copied = (
-        tuple(orjson.dumps(row[c]).decode() if c == "detail" else row[c] for c in COLUMNS)
-        for row in rows
-    )
-    written = bulk.copy_merge(
-        session,
-        "telemetry_reports",
-        COLUMNS,
-        copied,
-        _REPORTS_NEW + " RETURNING device_id, ts",
+def _insert_postgresql(session: Session, rows: list[tuple[Any, ...]]) -> set[tuple[str, datetime]]:
+    """One ``INSERT … SELECT FROM unnest(…) ON CONFLICT DO NOTHING``; the keys written."""
+    written = bulk.unnest_merge(
+        session, _REPORTS, COLUMNS, rows, _REPORTS_NEW + " RETURNING device_id, ts"
     )
     return {(d, ts.astimezone(UTC)) for d, ts in written}
 
@@ -356,8 +359,12 @@ def _touch_clients(session: Session, stored: Sequence[StoredReport]) -> None:
         )
     if not rows:
         return
-    copy = bulk.copy_merge if postgres else bulk.sqlite_insert
-    copy(session, "client_devices", CLIENT_COLUMNS, rows, _CLIENT_UPSERT[_dialect(session)])
+    if postgres:
+        bulk.unnest_merge(session, _CLIENTS, CLIENT_COLUMNS, rows, _CLIENT_UPSERT["postgresql"])
+    else:
+        bulk.sqlite_insert(
+            session, "client_devices", CLIENT_COLUMNS, rows, _CLIENT_UPSERT["sqlite"]
+        )
 
 
 def _kind(reason: str) -> str:

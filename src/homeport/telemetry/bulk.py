@@ -2,7 +2,8 @@
 each measured faster than SQLAlchemy's executemany (``bench/ingest.py``):
 
 - PostgreSQL: ``COPY`` into a temporary table, then one ``INSERT … SELECT … ON CONFLICT`` into
-  the real table;
+  the real table; or, for the batches of ingest, one ``INSERT … SELECT … FROM unnest(…)`` with
+  a binary array per column;
 - SQLite: multi-row ``INSERT … VALUES (…), (…) ON CONFLICT …`` statements with the values already
   in SQLite's storage format (the same text SQLAlchemy writes for a ``UTCDateTime``), which skips
   the per-value type processing that dominated the profile.
@@ -17,7 +18,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+from sqlalchemy import JSON, String, Table
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
+from sqlalchemy.types import TypeEngine
 
 
 def _cursor(session: Session) -> Any:
@@ -49,6 +53,48 @@ def copy_merge(
         cur.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} {conflict}")  # noqa: S608
         out: list[tuple[Any, ...]] = cur.fetchall() if cur.description else []
     return out
+
+
+def unnest_merge(
+    session: Session,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    conflict: str,
+) -> list[tuple[Any, ...]]:
+    """Insert ``rows`` with one ``INSERT … SELECT … FROM unnest(arrays) {conflict}``: a column
+    each as an array parameter in binary format. For the few thousand rows of an ingest batch it
+    takes less of the client's CPU than :func:`copy_merge` (whose ``write_row`` formats every
+    value in Python; here psycopg's C dumpers turn whole lists into arrays) and one round trip
+    instead of four. The returned rows, if any."""
+    if not rows:
+        return []
+    types = [_array_type(table.c[name].type) for name in columns]
+    values = ", ".join(
+        f"{name}::json" if isinstance(table.c[name].type, JSON) else name for name in columns
+    )
+    names = ", ".join(columns)
+    arrays = ", ".join(f"%b::{t}[]" for t in types)
+    with _cursor(session) as cur:
+        cur.execute(
+            f"INSERT INTO {table.name} ({names}) SELECT {values} "  # noqa: S608 (model names)
+            f"FROM unnest({arrays}) AS v({names}) {conflict}",
+            [list(column) for column in zip(*rows, strict=True)],
+            binary=True,
+        )
+        out: list[tuple[Any, ...]] = cur.fetchall() if cur.description else []
+    return out
+
+
+_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def _array_type(type_: TypeEngine[Any]) -> str:
+    """The PostgreSQL element type an array parameter of a column is sent as (JSON as text,
+    cast back in the SELECT so the stored text is the one sent)."""
+    if isinstance(type_, JSON | String):
+        return "text"
+    return str(type_.compile(dialect=_POSTGRESQL))
 
 
 def gateways_by_device(session: Session, device_ids: list[str]) -> list[tuple[str, int, int]]:
