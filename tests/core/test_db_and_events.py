@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from homeport.audit.models import AuditEntry
 from homeport.core.db import Database, normalise_url
@@ -99,3 +99,12 @@ def test_unreachable_database_gives_a_readable_error() -> None:
 def test_postgres_urls_use_psycopg3() -> None:
     assert normalise_url("postgresql://u@h/db").startswith("postgresql+psycopg://")
     assert normalise_url("sqlite:///x.db") == "sqlite:///x.db"
+
+
+def test_postgresql_sessions_run_without_jit(db: Database) -> None:
+    """The console's searches would pay 10–35 ms of JIT compiling (docs/benchmarks.md)."""
+    if db.dialect != "postgresql":
+        pytest.skip("PostgreSQL only")
+    with db.session() as session:
+        assert session.scalar(text("SHOW jit")) == "off"
+        assert session.scalar(text("SHOW timezone")) == "UTC"
