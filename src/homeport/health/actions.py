@@ -17,7 +17,7 @@ from sqlalchemy import Table, bindparam, func, select, tuple_, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
-from homeport.core.db import UTCDateTime
+from homeport.core.db import UTCDateTime, among_ids
 from homeport.core.health_settings import HealthSettings
 from homeport.health import detectors, findings, outages, remediation, score
 from homeport.health.detectors.base import HomeContext
@@ -172,7 +172,7 @@ def _optical_baselines(session: Session, home_ids: list[int], before: datetime) 
     rows = session.execute(
         select(TelemetryHourly.home_id, func.max(TelemetryHourly.optical_rx_dbm_min))
         .where(
-            TelemetryHourly.home_id.in_(sorted(home_ids)),
+            among_ids(session, TelemetryHourly.home_id, sorted(home_ids)),
             TelemetryHourly.period_start >= before - OPTICAL_BASELINE,
             TelemetryHourly.period_start < before,
             TelemetryHourly.optical_rx_dbm_min.is_not(None),

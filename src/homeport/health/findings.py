@@ -16,6 +16,7 @@ from sqlalchemy.orm.attributes import instance_state, set_committed_value
 from sqlalchemy.orm.exc import StaleDataError
 
 from homeport.audit.actions import Actor, record
+from homeport.core.db import among_ids
 from homeport.core.events import publish
 from homeport.core.health_settings import HealthSettings
 from homeport.health.detectors.base import Condition, Result
@@ -78,7 +79,9 @@ def load_live(session: Session, home_ids: Iterable[int]) -> Live:
     if not ids:
         return live
     rows = session.scalars(
-        select(Finding).where(Finding.home_id.in_(ids), Finding.status != "resolved")
+        select(Finding).where(
+            among_ids(session, Finding.home_id, ids), Finding.status != "resolved"
+        )
     )
     for f in rows:
         live.by_home[f.home_id][(f.kind, f.subject)] = f

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from homeport.core.db import among_ids
 from homeport.network.models import Gateway, Home, Port
 from homeport.subscribers.models import Plan, Subscriber
 
@@ -44,7 +45,7 @@ def load_homes(session: Session, home_ids: Iterable[int]) -> dict[int, HomeInfo]
         .outerjoin(Plan, Plan.id == Subscriber.plan_id)
         .outerjoin(Port, Port.id == Home.port_id)
         .outerjoin(Gateway, Gateway.home_id == Home.id)
-        .where(Home.id.in_(ids))
+        .where(among_ids(session, Home.id, ids))
     )
     return {
         r[0]: HomeInfo(

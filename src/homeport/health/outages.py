@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from homeport.audit.actions import Actor, record
+from homeport.core.db import among_ids
 from homeport.core.events import publish
 from homeport.core.health_settings import HealthSettings
 from homeport.health.events import OutageClosed, OutageOpened
@@ -64,7 +65,7 @@ def _recover(session: Session, up: set[int], now: datetime, s: HealthSettings) -
         select(OutageMember, Outage)
         .join(Outage, Outage.id == OutageMember.outage_id)
         .where(
-            OutageMember.home_id.in_(sorted(up)),
+            among_ids(session, OutageMember.home_id, sorted(up)),
             OutageMember.recovered_at.is_(None),
             Outage.status == "open",
         )
