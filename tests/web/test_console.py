@@ -387,7 +387,8 @@ def test_case_page_statements_do_not_grow_with_history(
     with count_statements(db) as many:
         assert client.get(f"/console/cases/{case_id}").status_code == 200
     assert many.count == few.count, str(many)
-    assert few.count <= 40, str(few)
+    # 23 today (docs/benchmarks.md, "Agent console": each statement costs ~0.4 ms of CPU)
+    assert few.count <= 25, str(few)
 
 
 def _alice(db: Database) -> int:

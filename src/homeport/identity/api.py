@@ -145,6 +145,7 @@ class Access:
                 kind="staff",
                 id=user.id,
                 email=user.email,
+                name=user.name,
                 role=user.role,
                 token_id=row.id,
                 scopes=row.scope_set,
@@ -174,7 +175,9 @@ def session_principal(db: Database, data: Mapping[str, Any]) -> Principal | None
             user = session.get(StaffUser, uid)
             if user is None or not user.is_active:
                 return None
-            return Principal(kind="staff", id=user.id, email=user.email, role=user.role)
+            return Principal(
+                kind="staff", id=user.id, email=user.email, name=user.name, role=user.role
+            )
         account = session.get(SubscriberAccount, uid)
         if account is None or not account.is_active:
             return None

@@ -24,6 +24,8 @@ class Principal(BaseModel):
     kind: str  # "staff" | "subscriber"
     id: int
     email: str
+    #: The staff user's display name (None: none set, or a subscriber).
+    name: str | None = None
     role: str | None = None  # staff role
     subscriber_id: int | None = None
     token_id: int | None = None

@@ -258,14 +258,20 @@ class CasePage:
 
 
 def case_page(session: Session, case_id: int, now: datetime) -> CasePage:
-    """Everything the case page shows except the subscriber 360. About ten statements."""
-    case = session.get(Case, case_id)
-    if case is None:
+    """Everything the case page shows except the subscriber 360. Ten statements: the case with
+    its SLA policy and queue, the thread, its attachments and remote actions, the team's agents,
+    the audit trail, tags, macros, and the names of every member of staff in them."""
+    row = session.execute(
+        select(Case, SlaPolicy, SupportQueue)
+        .outerjoin(SlaPolicy, SlaPolicy.id == Case.sla_policy_id)
+        .outerjoin(SupportQueue, SupportQueue.id == Case.queue_id)
+        .where(Case.id == case_id)
+    ).first()
+    if row is None:
         raise NotFound(f"no case {case_id}")
-    policy = session.get(SlaPolicy, case.sla_policy_id) if case.sla_policy_id else None
+    case, policy, queue = row
     items = service.interactions(session, case.id)
     files = service.attachments_of(session, [i.id for i in items])
-    authors = staff_names(session, [i.author_id for i in items])
     action_ids = [
         int(i.meta["device_action_id"])
         for i in items
@@ -288,25 +294,32 @@ def case_page(session: Session, case_id: int, now: datetime) -> CasePage:
     if case.team_id is not None:
         agent_stmt = agent_stmt.where(StaffUser.team_id == case.team_id)
     agents = [(r.id, r.name or r.email) for r in session.execute(agent_stmt)]
-    assignee = staff_names(session, [case.assignee_id]).get(case.assignee_id or 0)
     history = service.case_history(session, case.id)
-    history_actors = staff_names(session, [e.actor_id for e in history if e.actor_kind == "staff"])
+    # One lookup for the thread's authors, the assignee and the staff in the audit trail.
+    names = staff_names(
+        session,
+        [
+            *(i.author_id for i in items),
+            case.assignee_id,
+            *(e.actor_id for e in history if e.actor_kind == "staff"),
+        ],
+    )
     return CasePage(
         case=case,
         sla=sla_state(case, policy, now),
         policy=policy,
         interactions=items,
         attachments=files,
-        authors=authors,
+        authors=names,
         tags=service.tags_of(session, case.id),
-        queue=session.get(SupportQueue, case.queue_id) if case.queue_id else None,
-        assignee_name=assignee,
+        queue=queue,
+        assignee_name=names.get(case.assignee_id or 0),
         agents=agents,
         macros=service.macros(session),
         device_actions=device_actions,
         merged_into=case.merged_into_id,
         history=history,
-        history_actors=history_actors,
+        history_actors=names,
     )
 
 

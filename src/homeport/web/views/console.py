@@ -370,12 +370,14 @@ def case_page(request: Request, case_id: int) -> Response:
             else None
         )
         subscriber: Subscriber | None = panel.view.subscriber if panel else None
-        me = _me(session, principal)
         macros = [
             (
                 m,
                 actions.render_macro(
-                    m.body, subscriber=subscriber, case=case, agent_name=me.name or me.email
+                    m.body,
+                    subscriber=subscriber,
+                    case=case,
+                    agent_name=principal.name or principal.email,
                 ),
             )
             for m in page.macros
@@ -395,7 +397,7 @@ def case_page(request: Request, case_id: int) -> Response:
             daily=health_views.daily_table(request, experience) if experience else [],
             gateway=panel.view.gateway if panel else None,
             macros=macros,
-            me=me,
+            me=principal,
             can_act=principal.role in REMOTE_ROLES,
             frame=_frame,
             shortcuts=SHORTCUTS_CASE,
