@@ -206,8 +206,8 @@ class _ScoreBatch:
             reasons = self.reasons[key]
         for name in score.SUBSCORES:
             sums[name] += sub.values[name]
-            if found := sub.reasons.get(name):
-                reasons[name].update(found)
+        for name, found in sub.reasons.items():
+            reasons[name].update(found)
 
     def store(self, session: Session) -> None:
         """Merge the batch into the stored hours: one SELECT, then one executemany INSERT for

@@ -167,12 +167,17 @@ def apply(
     for kind, result in results.items():
         if result is None:
             continue
-        present = {c.subject: c for c in result}
+        # Most results are empty and most homes have no live finding: skip the work then.
+        present = {c.subject: c for c in result} if result else _NONE
         for cond in present.values():
             _seen(session, live, home_id, cond, at, s)
-        for (k, subject), f in list(findings.items()):
-            if k == kind and subject not in present:
-                _clear(session, live, f, at, s)
+        if findings:
+            for (k, subject), f in list(findings.items()):
+                if k == kind and subject not in present:
+                    _clear(session, live, f, at, s)
+
+
+_NONE: dict[str, Condition] = {}
 
 
 def open_after(kind: str, s: HealthSettings) -> int:

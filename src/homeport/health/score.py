@@ -51,10 +51,12 @@ class SubScores:
     #: Why each sub-score lost points: sub-score → list of short reasons.
     reasons: dict[str, list[str]] = field(default_factory=dict)
 
-    def lose(self, name: str, score: float, reason: str) -> None:
+    def lose(self, name: str, score: float, reason: str, *args: object) -> None:
+        """Lower ``name`` to ``score``; below 100 with ``reason`` (a ``str.format`` template
+        when ``args`` are given: formatted only then, as most figures lose nothing)."""
         if score < 100:
-            self.reasons.setdefault(name, []).append(reason)
-        self.values[name] = min(self.values[name], score)
+            self.reasons.setdefault(name, []).append(reason.format(*args) if args else reason)
+            self.values[name] = min(self.values[name], score)
 
 
 def subscores(report: Report, ctx: HomeContext, s: HealthSettings) -> SubScores:
@@ -71,26 +73,30 @@ def subscores(report: Report, ctx: HomeContext, s: HealthSettings) -> SubScores:
             ratio = wan.down_mbps / ctx.plan_down_mbps
             out.lose(
                 "wan_service",
-                ramp(ratio, [(0.3, 10), (0.5, 30), (0.8, 60), (0.95, 100)]),
-                f"speed {ratio:.0%} of plan",
+                ramp(ratio, ((0.3, 10), (0.5, 30), (0.8, 60), (0.95, 100))),
+                "speed {:.0%} of plan",
+                ratio,
             )
         if wan.latency_ms is not None:
             out.lose(
                 "wan_service",
                 ramp(wan.latency_ms, [(s.latency_warn_ms, 100), (s.latency_crit_ms, 30)]),
-                f"latency {wan.latency_ms:g} ms",
+                "latency {:g} ms",
+                wan.latency_ms,
             )
         if wan.jitter_ms is not None:
             out.lose(
                 "wan_service",
                 ramp(wan.jitter_ms, [(s.jitter_warn_ms / 2, 100), (s.jitter_crit_ms, 40)]),
-                f"jitter {wan.jitter_ms:g} ms",
+                "jitter {:g} ms",
+                wan.jitter_ms,
             )
         if wan.loss_pct is not None:
             out.lose(
                 "wan_service",
                 ramp(wan.loss_pct, [(0.3, 100), (s.loss_warn_pct, 80), (s.loss_crit_pct, 20)]),
-                f"packet loss {wan.loss_pct:g} %",
+                "packet loss {:g} %",
+                wan.loss_pct,
             )
         if wan.disconnects:
             out.lose(
@@ -107,8 +113,10 @@ def subscores(report: Report, ctx: HomeContext, s: HealthSettings) -> SubScores:
         out.lose(
             "wifi_coverage",
             100 * share,
-            f"{len(report.clients) - good} of {len(report.clients)} devices below "
-            f"{s.good_rssi_dbm:g} dBm",
+            "{} of {} devices below {:g} dBm",
+            len(report.clients) - good,
+            len(report.clients),
+            s.good_rssi_dbm,
         )
     for m in report.mesh:
         if (
@@ -123,7 +131,9 @@ def subscores(report: Report, ctx: HomeContext, s: HealthSettings) -> SubScores:
         out.lose(
             "wifi_efficiency",
             ramp(busy, [(50, 100), (s.utilization_warn_pct, 70), (100, 20)]),
-            f"{r.band} radio {busy:g} % busy",
+            "{} radio {:g} % busy",
+            r.band,
+            busy,
         )
     retrans = [c.retrans_pct for c in report.clients if c.retrans_pct is not None]
     if retrans:
@@ -131,7 +141,8 @@ def subscores(report: Report, ctx: HomeContext, s: HealthSettings) -> SubScores:
         out.lose(
             "wifi_efficiency",
             ramp(mean, [(2.5, 100), (5, 80), (s.retrans_warn_pct, 50), (30, 20)]),
-            f"retransmissions {mean:.1f} %",
+            "retransmissions {:.1f} %",
+            mean,
         )
     # Device health: reboots, resources [SM1].
     if rebooted:
