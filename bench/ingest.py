@@ -54,6 +54,7 @@ from sqlalchemy.orm import Session
 
 from homeport import migrations, wiring
 from homeport.core.db import Database, normalise_url
+from homeport.core.runtime import settle_gc
 from homeport.core.settings import Settings
 from homeport.network.models import Gateway, Home
 from homeport.subscribers.models import Subscriber
@@ -371,6 +372,7 @@ def _worker(
         ready.put(part)
         out.put((part, -1, repr(exc)))
         return
+    settle_gc()  # as `homeport serve` and `homeport ingest` do before they start serving
     ready.put(part)
     go.wait()
     try:
@@ -445,6 +447,7 @@ def run(
             f"{reports:,} {profile} reports in batches of {batch:,}"
             + (", with detection" if detect else "")
         )
+        settle_gc()  # as `homeport serve` and `homeport ingest` do before they start serving
         ceiling = measure("parse-only", orjson.loads, batches, reports)
         measure("parse+validate", parse_batch, batches, reports)
 

@@ -23,6 +23,7 @@ from homeport.adapters.mqtt.consumer import MqttIngest, Options
 from homeport.adapters.mqtt.store import parse, result_store, telemetry_store
 from homeport.cli.context import fail, get, report, setup_logging
 from homeport.core.errors import ServiceUnavailable, ValidationFailed
+from homeport.core.runtime import settle_gc
 
 log = logging.getLogger("homeport.ingest")
 
@@ -112,6 +113,7 @@ def ingest(
         except OSError as exc:
             raise fail(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc}") from exc
         log.info("metrics on http://%s:%s/metrics", metrics_host, metrics_port)
+    settle_gc()
     try:
         consumer.start()
     except ServiceUnavailable as exc:
