@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +18,7 @@ from homeport import __version__, wiring
 from homeport.core.clock import Clock, SystemClock
 from homeport.core.db import Database
 from homeport.core.errors import HomeportError, Throttled, ValidationFailed
+from homeport.core.runtime import settle_gc, unsettle_gc
 from homeport.core.settings import Settings, load_settings
 from homeport.identity.api import LoginRequired
 from homeport.web.middleware import RequestContextMiddleware
@@ -36,16 +36,16 @@ def wants_html(request: Request) -> bool:
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Once the app is built: move everything alive now (modules, templates, the app itself)
-    out of the garbage collector's reach. Without it every full collection walks some 270,000
-    long-lived objects and stops the process for 150–200 ms, which a page caught by it shows
-    as its response time (docs/benchmarks.md, "Agent console"). At shutdown they are handed
-    back, so that a process which builds many apps (the tests) can still free them."""
-    gc.freeze()  # O(1): no collection first, so a test suite starting many apps pays nothing
+    """While the app serves, what exists once it is built (modules, templates, the app itself)
+    is out of the garbage collector's sight (:func:`homeport.core.runtime.settle_gc`; without
+    it a full collection walked some 270,000 long-lived objects and stopped a console page for
+    150–200 ms). No collection first, so that a test suite starting many apps pays nothing;
+    at shutdown everything is handed back, so that such a process can still free them."""
+    settle_gc(collect=False)
     try:
         yield
     finally:
-        gc.unfreeze()
+        unsettle_gc()
 
 
 def create_app(
