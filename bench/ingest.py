@@ -27,7 +27,7 @@ It prints reports/s, the ratio to the ceiling and the process's peak memory.
     python bench/ingest.py --sizes 1000000 --reports 200000
     python bench/ingest.py --pg-insert executemany       # compare the PostgreSQL write paths
     python bench/ingest.py --detect --processes 2        # detection on, both cores
-    python bench/ingest.py --detect --processes 2 --warm # a fleet in service, not a cold start
+    python bench/ingest.py --detect --processes 2 --warm 3  # 3 unmeasured reports per device
 """
 
 from __future__ import annotations
@@ -309,22 +309,26 @@ def make_batches(
     return out
 
 
-def warm_batches(devices: int, batch: int, seed: int, profile: str) -> list[bytes]:
-    """One report from every device, in the minute from ``NOW - 1 h`` (``--warm``): afterwards
-    each home has what a fleet in service has (its client devices, findings, this hour's score
-    row), so the measured reports, which follow in the same hour, are a steady fleet's."""
+def warm_batches(devices: int, batch: int, seed: int, profile: str, passes: int) -> list[bytes]:
+    """``passes`` reports from every device (``--warm N``), one pass a minute from
+    ``NOW - 1 h``. Afterwards each home has what a fleet in service has: its client devices,
+    this hour's score row, and, after two or more passes, the findings of its standing problems
+    opened and their one remediation queued. The measured reports follow in the same hour."""
     rng = random.Random(seed * 1_000 + 999)
     build = make_stable_report if profile == "stable" else make_report
-    start = NOW - timedelta(hours=1)
     step = timedelta(minutes=1) / devices
-    order = list(range(1, devices + 1))
-    rng.shuffle(order)
-    return [
-        orjson.dumps(
-            [build(rng, d, start + step * i) for i, d in enumerate(order[b : b + batch], b)]
+    out: list[bytes] = []
+    for k in range(passes):
+        start = NOW - timedelta(hours=1) + timedelta(minutes=k)
+        order = list(range(1, devices + 1))
+        rng.shuffle(order)
+        out.extend(
+            orjson.dumps(
+                [build(rng, d, start + step * i) for i, d in enumerate(order[b : b + batch], b)]
+            )
+            for b in range(0, devices, batch)
         )
-        for b in range(0, devices, batch)
-    ]
+    return out
 
 
 def measure(label: str, fn: Callable[[bytes], object], batches: list[bytes], n: int) -> float:
@@ -453,7 +457,7 @@ def run(
     detect: bool,
     profile: str,
     processes: int = 1,
-    warm: bool = False,
+    warm: int = 0,
 ) -> float:
     db = Database(url)
     settings = Settings(database_url=url)
@@ -461,8 +465,12 @@ def run(
         wiring.connect(db, settings)
     try:
         seeded = seed_devices(db, devices)
-        # After a --warm pass (NOW - 1 h, one minute) the measured reports start 5 minutes on.
-        start = NOW - timedelta(hours=1) + (timedelta(minutes=5) if warm else timedelta(0))
+        # After --warm N (a pass a minute from NOW - 1 h) the measured reports start after them.
+        start = (
+            NOW
+            - timedelta(hours=1)
+            + (timedelta(minutes=max(5, warm + 1)) if warm else timedelta(0))
+        )
         batches = make_batches(devices, reports, batch, seed=devices, profile=profile, start=start)
         print(
             f"\n== {label}: {devices:,} known devices (seeded in {seeded:.1f} s), "
@@ -473,10 +481,10 @@ def run(
             began = time.perf_counter()
             warmed = sum(
                 ingest_one(db, settings, body)
-                for body in warm_batches(devices, batch, devices, profile)
+                for body in warm_batches(devices, batch, devices, profile, warm)
             )
             print(
-                f"  warm-up: one report from each of {warmed:,} devices in "
+                f"  warm-up: {warm} report(s) from each of {devices:,} devices ({warmed:,}) in "
                 f"{time.perf_counter() - began:.0f} s (not measured)"
             )
         settle_gc()  # as `homeport serve` and `homeport ingest` do before they start serving
@@ -523,8 +531,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--warm",
-        action="store_true",
-        help="first one unmeasured report from every device (a fleet in service, not a cold start)",
+        type=int,
+        nargs="?",
+        const=1,
+        default=0,
+        metavar="N",
+        help="first N unmeasured reports from every device (default 1): a fleet in service",
     )
     parser.add_argument("--backends", nargs="+", default=["sqlite", "postgresql"])
     parser.add_argument("--pg-insert", choices=("arrays", "executemany"), default="arrays")
