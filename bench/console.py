@@ -830,7 +830,11 @@ def make_app() -> Any:
     from homeport.web.app import create_app
 
     url = os.environ["HOMEPORT_BENCH_CONSOLE_URL"]
-    return create_app(Settings(database_url=url, secret_key=SECRET))
+    from homeport.core.runtime import settle_gc
+
+    app = create_app(Settings(database_url=url, secret_key=SECRET))
+    settle_gc()  # as `homeport serve` does before it serves
+    return app
 
 
 def free_port() -> int:

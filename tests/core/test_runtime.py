@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from homeport.core.runtime import YOUNG_THRESHOLD, settle_gc, unsettle_gc
+from homeport.core.runtime import YOUNG_THRESHOLD, settle_gc
 
 
 @pytest.fixture
@@ -29,14 +29,3 @@ def test_settle_gc_freezes_what_exists_and_raises_the_young_threshold() -> None:
     watched = {id(o) for o in gc.get_objects()}  # the permanent generation is not listed
     assert gc.is_tracked(kept[0])
     assert id(kept[0]) not in watched
-
-
-@pytest.mark.usefixtures("restored_gc")
-def test_unsettle_gc_hands_everything_back() -> None:
-    gc.unfreeze()
-    default = gc.get_threshold()
-    settle_gc(collect=False)
-    assert gc.get_freeze_count() > 0
-    unsettle_gc()
-    assert gc.get_freeze_count() == 0
-    assert gc.get_threshold() == default

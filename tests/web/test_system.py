@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import gc
 import json
 import logging
 
@@ -10,9 +9,6 @@ from sqlalchemy import text
 
 from homeport.core.db import Database
 from homeport.core.logging import JsonFormatter
-from homeport.core.runtime import YOUNG_THRESHOLD
-from homeport.core.settings import Settings
-from homeport.web.app import create_app
 
 
 def test_healthz_and_readyz(client: TestClient) -> None:
@@ -80,20 +76,3 @@ def test_openapi_is_served(client: TestClient) -> None:
     spec = client.get("/api/openapi.json").json()
     assert spec["info"]["title"].startswith("Homeport")
     assert "/api/v1/me" in spec["paths"]
-
-
-def test_the_running_app_keeps_its_startup_objects_out_of_the_collector(
-    db: Database, settings: Settings
-) -> None:
-    """Frozen while the app serves (no 150–200 ms full collections over every module and
-    template), handed back when it stops so that the objects can be freed again."""
-    gc.unfreeze()
-    default = gc.get_threshold()
-    app = create_app(settings, db=db)
-    assert gc.get_freeze_count() == 0
-    with TestClient(app) as client:
-        assert gc.get_freeze_count() > 10_000
-        assert gc.get_threshold()[0] == YOUNG_THRESHOLD
-        assert client.get("/healthz").status_code == 200
-    assert gc.get_freeze_count() == 0
-    assert gc.get_threshold() == default

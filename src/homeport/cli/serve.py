@@ -9,6 +9,7 @@ import uvicorn
 
 from homeport.cli.context import CliContext, get, setup_logging
 from homeport.cli.smtp import start_email
+from homeport.core.runtime import settle_gc
 
 log = logging.getLogger("homeport.serve")
 
@@ -23,6 +24,7 @@ def run_server(cli: CliContext, host: str, port: int) -> None:
     # Inbound email when HOMEPORT_SMTP_LISTEN is set (docs/support.md, "Email").
     smtp = start_email(db, settings, cli.clock)
     log.info("serving on http://%s:%s", host, port)
+    settle_gc()
     try:
         uvicorn.run(
             app, host=host, port=port, log_config=None, proxy_headers=True, server_header=False

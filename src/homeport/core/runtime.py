@@ -19,30 +19,15 @@ import gc
 YOUNG_THRESHOLD = 10_000
 
 
-#: Python's young-generation threshold, restored by :func:`unsettle_gc`.
-_DEFAULT_YOUNG = gc.get_threshold()[0]
-
-
-def settle_gc(*, collect: bool = True) -> None:
+def settle_gc() -> None:
     """Call once the process is set up, before it starts serving: what exists now (modules,
-    models, mappers, settings, templates) lives as long as the process, so it is moved out of
-    the collector's sight (``gc.freeze``), and young-generation passes are made rarer.
-
-    Measured: on the ingest path the collector's share of a 1,000-report batch fell from about
-    95 ms to about 11 ms of CPU; in the web app a full pass stopped a console page for
-    150–200 ms about once every 75 pages before, 20–40 ms after. ``collect=False`` skips the
-    collection before the freeze (whatever garbage exists then stays until
-    :func:`unsettle_gc`), for a process that starts many apps, as the tests do."""
-    if collect:
-        gc.collect()
+    models, mappers, settings) lives as long as the process, so it is moved out of the
+    collector's sight (``gc.freeze``), and young-generation passes are made rarer. Measured
+    on the ingest path: the collector's share of a 1,000-report batch fell from about 95 ms to
+    about 11 ms of CPU; in the web process a full collection stopped a console page for
+    150–200 ms about once every 75 pages before, 20–40 ms after. The tests' apps do not call
+    it (a frozen heap per test app made the suite slower)."""
+    gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, older, oldest)
-
-
-def unsettle_gc() -> None:
-    """Undo :func:`settle_gc` when what it froze may be freed again (an app shutting down in
-    a process that goes on)."""
-    gc.unfreeze()
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(_DEFAULT_YOUNG, older, oldest)

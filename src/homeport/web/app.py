@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -18,7 +16,6 @@ from homeport import __version__, wiring
 from homeport.core.clock import Clock, SystemClock
 from homeport.core.db import Database
 from homeport.core.errors import HomeportError, Throttled, ValidationFailed
-from homeport.core.runtime import settle_gc, unsettle_gc
 from homeport.core.settings import Settings, load_settings
 from homeport.identity.api import LoginRequired
 from homeport.web.middleware import RequestContextMiddleware
@@ -34,20 +31,6 @@ def wants_html(request: Request) -> bool:
     )
 
 
-@asynccontextmanager
-async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """While the app serves, what exists once it is built (modules, templates, the app itself)
-    is out of the garbage collector's sight (:func:`homeport.core.runtime.settle_gc`; without
-    it a full collection walked some 270,000 long-lived objects and stopped a console page for
-    150–200 ms). No collection first, so that a test suite starting many apps pays nothing;
-    at shutdown everything is handed back, so that such a process can still free them."""
-    settle_gc(collect=False)
-    try:
-        yield
-    finally:
-        unsettle_gc()
-
-
 def create_app(
     settings: Settings | None = None, *, db: Database | None = None, clock: Clock | None = None
 ) -> FastAPI:
@@ -60,7 +43,6 @@ def create_app(
         openapi_url="/api/openapi.json",
         description="Homeport's REST API. Authenticate with `Authorization: Bearer <token>` "
         "(`homeport tokens create`).",
-        lifespan=_lifespan,
     )
     app.state.settings = settings
     app.state.db = db or Database(settings.effective_database_url)
