@@ -26,7 +26,7 @@ def settle_gc() -> None:
     on the ingest path: the collector's share of a 1,000-report batch fell from about 95 ms to
     about 11 ms of CPU; in the web process a full collection stopped a console page for
     150–200 ms about once every 75 pages before, 20–40 ms after. The tests' apps do not call
-    it (a frozen heap per test app made the suite slower)."""
+    it."""
     gc.collect()
     gc.freeze()
     _, older, oldest = gc.get_threshold()
