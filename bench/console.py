@@ -826,12 +826,11 @@ def sample_subscribers(db: Database, seed: int, k: int) -> list[tuple[int, int]]
 
 def make_app() -> Any:
     """uvicorn factory (``--serve``): the real app on the bench database."""
+    from homeport.core.runtime import settle_gc
     from homeport.core.settings import Settings
     from homeport.web.app import create_app
 
     url = os.environ["HOMEPORT_BENCH_CONSOLE_URL"]
-    from homeport.core.runtime import settle_gc
-
     app = create_app(Settings(database_url=url, secret_key=SECRET))
     settle_gc()  # as `homeport serve` does before it serves
     return app

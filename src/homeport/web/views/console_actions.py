@@ -31,7 +31,6 @@ from homeport.web.views.console import (
     REMOTE_ACTIONS,
     REPLY_CHANNELS,
     STATUS_NAMES,
-    _me,
     _words,
     actor_of,
 )
@@ -127,9 +126,8 @@ async def reply(
             if case is None:
                 raise NotFound(f"no case {case_id}")
             sub = session.get(Subscriber, case.subscriber_id) if case.subscriber_id else None
-            me = _me(session, p)
             text = actions.render_macro(
-                macro.body, subscriber=sub, case=case, agent_name=me.name or me.email
+                macro.body, subscriber=sub, case=case, agent_name=p.name or p.email
             )
         if channel in ("email", "sms"):
             outbound.reply(
