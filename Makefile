@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 ARGS   ?=
+# Test processes (pytest-xdist): one per core; WORKERS=0 runs every test in this process.
+WORKERS ?= auto
 
 .PHONY: demo test lint typecheck pytest bench screenshots serve clean
 
@@ -36,7 +38,7 @@ typecheck: $(VENV)/.installed-dev
 	$(BIN)/mypy
 
 pytest: $(VENV)/.installed-dev
-	$(BIN)/pytest $(ARGS)
+	$(BIN)/pytest -n $(WORKERS) --dist loadgroup $(ARGS)
 
 ## make bench: the benchmarks in bench/ (figures go to docs/benchmarks.md)
 bench: $(VENV)/.installed-dev

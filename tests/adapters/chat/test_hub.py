@@ -28,6 +28,10 @@ from tests.adapters.channels import (
 from tests.adapters.chat.test_chat import ORIGIN, open_ws, receive
 from tests.conftest import TEST_ACTOR
 
+# Redis pub/sub is one namespace for the whole server: two test workers' hubs would hear each
+# other's "agents" messages, so every Redis test runs in the same worker (pytest-xdist group).
+pytestmark = pytest.mark.xdist_group("redis")
+
 REDIS_URL = os.environ.get("HOMEPORT_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 REQUIRE_REDIS = os.environ.get("HOMEPORT_REQUIRE_REDIS") == "1"
 
