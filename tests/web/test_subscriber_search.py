@@ -12,6 +12,7 @@ from homeport.core.errors import NotFound, ValidationFailed
 from homeport.network import service
 from homeport.subscribers import service as subscribers_service
 from tests.factories import STANDARD, Fleet, SubscriberSpec, build_fleet, filler
+from tests.web.conftest import count_statements
 
 
 def names(db: Database, **kwargs: Any) -> list[str]:
@@ -200,6 +201,38 @@ def test_subscriber_360(db: Database, fleet: Fleet) -> None:
 
         with pytest.raises(NotFound):
             service.subscriber_360(session, 999_999)
+
+
+def test_home_card_is_the_360_as_plain_rows(db: Database, clock: Any) -> None:
+    """The console's card shows what the 360 shows, in three statements whatever the home."""
+    bare = SubscriberSpec(account="X-9", name="Bare Home", port=None, device_id=None)
+    accounts = build_fleet(db, clock.now(), (*STANDARD, bare)).subscribers
+    with db.session() as session:
+        for account in ("ACC-1001", "ACC-1005", "X-9"):
+            full = service.subscriber_360(session, accounts[account])
+            with count_statements(db) as log:
+                card = service.home_card(session, accounts[account])
+                assert (card.plan, card.bundles) == (full.plan, full.bundles)
+            assert len(log.statements) <= 3, log
+            assert card.subscriber is full.subscriber
+            assert (card.home and card.home.id) == (full.home and full.home.id)
+            assert (card.home and card.home.technology) == (full.home and full.home.technology)
+            assert (card.port and card.port.name) == (full.port and full.port.name)
+            assert (card.access_node and card.access_node.code) == (
+                full.access_node and full.access_node.code
+            )
+            gw = ("device_id", "vendor", "model", "firmware", "last_seen_at")
+            assert (card.gateway and tuple(getattr(card.gateway, k) for k in gw)) == (
+                full.gateway and tuple(getattr(full.gateway, k) for k in gw)
+            )
+            fields = ("mac", "name", "kind", "last_band", "last_rssi_dbm")
+            assert [tuple(getattr(c, k) for k in fields) for c in card.clients] == [
+                tuple(getattr(c, k) for k in fields) for c in full.clients
+            ]
+        assert service.home_card(session, accounts["ACC-1001"]).clients  # the case worth checking
+        assert service.home_card(session, accounts["X-9"]).gateway is None
+        with pytest.raises(NotFound):
+            service.home_card(session, 999_999)
 
 
 def test_home_without_port_counts_no_neighbours(db: Database, clock: Any) -> None:

@@ -3,7 +3,8 @@ in the topology), the subscriber 360 (plan, topology position, home network) and
 
 Query shapes are fixed so a page costs the same number of statements whatever the data: the
 list is one row query (plan, home, gateway, port, access node and region joined) and at most
-one count; the 360 is five statements. Tests hold both to a budget.
+one count; the 360 is five statements, and the console's card of it (:func:`home_card`) three.
+Tests hold each to a budget.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, union
+from sqlalchemy import ColumnElement, Row, Select, func, select, union
+from sqlalchemy.orm import Bundle as Columns
 from sqlalchemy.orm import Session, joinedload, raiseload
 
 from homeport.core.errors import FieldError, ValidationFailed
@@ -411,6 +413,88 @@ def subscriber_360(session: Session, subscriber_id: int) -> Subscriber360:
         return Subscriber360(subscriber, None, 0)
     home, on_port = row
     return Subscriber360(subscriber, home, int(on_port) if home.port_id is not None else 0)
+
+
+@dataclass(frozen=True)
+class HomeCard:
+    """The subscriber 360 as the agent console's case page shows it, on every page an agent
+    opens: the subscriber (with plan and bundles) as ORM objects, the home's line, gateway and
+    client devices as plain rows. Three statements, and about a third of the client CPU of
+    :func:`subscriber_360`, whose joined and select-in loads build an object per row."""
+
+    subscriber: Subscriber
+    #: ``id``, ``technology``.
+    home: Row[Any] | None
+    #: ``id``, ``name``.
+    port: Row[Any] | None
+    #: ``id``, ``code``.
+    access_node: Row[Any] | None
+    #: ``id``, ``device_id``, ``vendor``, ``model``, ``firmware``, ``last_seen_at``.
+    gateway: Row[Any] | None
+    #: ``id``, ``mac``, ``name``, ``kind``, ``last_band``, ``last_rssi_dbm``, oldest first.
+    clients: list[Row[Any]]
+
+    @property
+    def plan(self) -> Plan | None:
+        return self.subscriber.plan
+
+    @property
+    def bundles(self) -> list[Bundle]:
+        return list(self.subscriber.bundles)
+
+
+def home_card(session: Session, subscriber_id: int) -> HomeCard:
+    """:class:`HomeCard` of a subscriber; 404 if unknown."""
+    subscriber = subscribers_service.get_subscriber(session, subscriber_id)
+    row: Row[Any] | None = session.execute(  # type: ignore[assignment]
+        select(
+            Columns("home", Home.id, Home.technology),
+            Columns("port", Port.id, Port.name),
+            Columns("access_node", AccessNode.id, AccessNode.code),
+            Columns(
+                "gateway",
+                Gateway.id,
+                Gateway.device_id,
+                Gateway.vendor,
+                Gateway.model,
+                Gateway.firmware,
+                Gateway.last_seen_at,
+            ),
+        )
+        .select_from(Home)
+        .outerjoin(Port, Port.id == Home.port_id)
+        .outerjoin(AccessNode, AccessNode.id == Port.access_node_id)
+        .outerjoin(Gateway, Gateway.home_id == Home.id)
+        .where(Home.subscriber_id == subscriber.id)
+    ).first()
+    if row is None:
+        return HomeCard(subscriber, None, None, None, None, [])
+    clients: list[Row[Any]] = list(
+        session.execute(
+            select(
+                ClientDevice.id,
+                ClientDevice.mac,
+                ClientDevice.name,
+                ClientDevice.kind,
+                ClientDevice.last_band,
+                ClientDevice.last_rssi_dbm,
+            )
+            .where(ClientDevice.home_id == row.home.id)
+            .order_by(ClientDevice.id)
+        )
+    )
+
+    def present(part: Row[Any]) -> Row[Any] | None:  # an outer join's missing side: all None
+        return part if part.id is not None else None
+
+    return HomeCard(
+        subscriber,
+        row.home,
+        present(row.port),
+        present(row.access_node),
+        present(row.gateway),
+        clients,
+    )
 
 
 @dataclass(frozen=True)

@@ -338,7 +338,7 @@ class PastInteraction:
 
 @dataclass(frozen=True)
 class Panel:
-    view: network_service.Subscriber360
+    view: network_service.HomeCard
     experience: health_service.Experience | None
     outage: Outage | None
     latest_reports: list[TelemetryReport]
@@ -397,10 +397,11 @@ def first_contact_resolutions(
 def subscriber_panel(
     session: Session, subscriber_id: int, *, now: datetime, history_days: int = 7
 ) -> Panel:
-    """The subscriber 360 of the case page: plan, bundles, home network (five statements),
+    """The subscriber 360 of the case page: plan, bundles, line and home network (three
+    statements, plain rows),
     experience score history, findings and remote actions (three), the open outage, the
     latest reports, past cases with their first-contact resolution and past interactions."""
-    view = network_service.subscriber_360(session, subscriber_id)
+    view = network_service.home_card(session, subscriber_id)
     experience = (
         health_service.home_experience(session, view.home.id, now=now, days=history_days)
         if view.home
