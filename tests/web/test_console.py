@@ -180,6 +180,13 @@ def test_case_page_escapes_hostile_text_and_shows_the_360(
     assert "Stage: Established" in page.text
     assert "Wi-Fi drops in the evening" in page.text  # a past case
     assert "Slow speeds on the laptop" in page.text
+    # Recent interactions across the subscriber's cases, every channel, each linked to its case.
+    recent = page.text.split("Recent interactions, every channel", 1)[1].split("</ul>", 1)[0]
+    wifi = desk.cases["wifi"]
+    assert f'href="/console/cases/{wifi}#i' in recent
+    assert "My wifi keeps dropping every evening around 8pm." in recent
+    assert "Speed test shows 20 Mbps." in recent
+    assert "Caller says nothing works" not in recent  # Bob's, not Alice's
 
 
 def test_email_html_only_in_a_sandboxed_frame_and_attachments_download(

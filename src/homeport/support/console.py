@@ -15,9 +15,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
+from sqlalchemy import Row, func, select
 from sqlalchemy import case as sql_case
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from homeport.audit.actions import Actor
 from homeport.audit.models import AuditEntry
@@ -47,6 +47,8 @@ PAGE_SIZE = 50
 #: Past cases and interactions shown in the subscriber 360.
 PAST_CASES = 20
 PAST_INTERACTIONS = 30
+#: The 360 shows the start of each past interaction (the template cuts it to 120 characters).
+PAST_BODY_CHARS = 200
 RECENT_REPORTS = 6
 
 
@@ -332,7 +334,9 @@ def attachment(session: Session, attachment_id: int) -> Attachment | None:
 
 @dataclass(frozen=True)
 class PastInteraction:
-    interaction: Interaction
+    #: ``id``, ``case_id``, ``channel``, ``direction``, ``started_at`` and the first
+    #: :data:`PAST_BODY_CHARS` characters of ``body``.
+    interaction: Row[Any]
     case_subject: str
 
 
@@ -341,7 +345,9 @@ class Panel:
     view: network_service.HomeCard
     experience: health_service.Experience | None
     outage: Outage | None
-    latest_reports: list[TelemetryReport]
+    #: ``ts``, ``wan_status``, ``down_mbps``, ``latency_ms``, ``loss_pct``, ``clients``,
+    #: ``clients_weak``: newest first.
+    latest_reports: list[Row[Any]]
     past_cases: list[Case]
     #: First-contact resolution of each past case (None: not known yet or not applicable).
     fcr: dict[int, bool | None]
@@ -365,15 +371,18 @@ def first_contact_resolutions(
         out[c.id] = None
     if not solved:
         return out
-    by_case: dict[int, list[Interaction]] = {c.id: [] for c in solved}
-    for i in session.scalars(
-        select(Interaction)
-        .where(
+    by_case: dict[int, list[Any]] = {c.id: [] for c in solved}
+    for i in session.execute(
+        select(
+            Interaction.case_id,
+            Interaction.direction,
+            Interaction.author_kind,
+            Interaction.meta,
+        ).where(
             Interaction.case_id.in_(list(by_case)),
             Interaction.direction == "inbound",
             Interaction.author_kind == "subscriber",
         )
-        .options(defer(Interaction.body), defer(Interaction.body_html))
     ):
         by_case[i.case_id].append(i)
     for c in solved:
@@ -407,13 +416,21 @@ def subscriber_panel(
         if view.home
         else None
     )
-    reports: list[TelemetryReport] = []
+    # The reports and past interactions as plain columns: no ORM object is built for them.
+    reports: list[Row[Any]] = []
     if view.home is not None:
         reports = list(
-            session.scalars(
-                select(TelemetryReport)
+            session.execute(
+                select(
+                    TelemetryReport.ts,
+                    TelemetryReport.wan_status,
+                    TelemetryReport.down_mbps,
+                    TelemetryReport.latency_ms,
+                    TelemetryReport.loss_pct,
+                    TelemetryReport.clients,
+                    TelemetryReport.clients_weak,
+                )
                 .where(TelemetryReport.home_id == view.home.id, TelemetryReport.ts <= now)
-                .options(defer(TelemetryReport.detail))
                 .order_by(TelemetryReport.ts.desc())
                 .limit(RECENT_REPORTS)
             )
@@ -424,13 +441,19 @@ def subscriber_panel(
     recent: list[PastInteraction] = []
     if past_ids:
         stmt = (
-            select(Interaction)
+            select(
+                Interaction.id,
+                Interaction.case_id,
+                Interaction.channel,
+                Interaction.direction,
+                Interaction.started_at,
+                func.substr(Interaction.body, 1, PAST_BODY_CHARS).label("body"),
+            )
             .where(Interaction.case_id.in_(past_ids), Interaction.direction != "internal")
-            .options(defer(Interaction.body_html))
             .order_by(Interaction.started_at.desc(), Interaction.id.desc())
             .limit(PAST_INTERACTIONS)
         )
-        recent = [PastInteraction(i, subjects.get(i.case_id, "")) for i in session.scalars(stmt)]
+        recent = [PastInteraction(i, subjects.get(i.case_id, "")) for i in session.execute(stmt)]
     return Panel(
         view=view,
         experience=experience,

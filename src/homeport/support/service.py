@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, exists, func, literal, or_, select
+from sqlalchemy import Row, Select, exists, func, literal, or_, select
 from sqlalchemy.orm import Session, defer
 
 from homeport.audit.models import AuditEntry
@@ -182,10 +183,11 @@ def macros(session: Session) -> list[Macro]:
 REPEAT_WINDOW = timedelta(days=7)
 
 
-def contacts(items: list[Interaction]) -> int:
+def contacts(items: Sequence[Interaction | Row[Any]]) -> int:
     """How many times the subscriber got in touch: each inbound email, SMS, call or app
     message is one contact; the messages of one chat conversation (``meta.conversation``)
-    are one contact together, even when it went on asynchronously."""
+    are one contact together, even when it went on asynchronously. ``items`` are interactions
+    or rows with their ``direction``, ``author_kind`` and ``meta``."""
     conversations = set()
     count = 0
     for i in items:
