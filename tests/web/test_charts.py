@@ -19,6 +19,16 @@ def parse(svg: str) -> ElementTree.Element:
     return parse_svg(svg)
 
 
+def lines_of(root: ElementTree.Element) -> list[ElementTree.Element]:
+    return [p for p in root.iter(f"{SVG}path") if p.get("class") == "score-line"]
+
+
+def coordinates(path: ElementTree.Element) -> list[tuple[float, float]]:
+    """A line's points, from its ``M x y L x y x y …`` data."""
+    numbers = [float(n) for n in re.findall(r"-?[\d.]+", path.get("d") or "")]
+    return list(zip(numbers[::2], numbers[1::2], strict=True))
+
+
 def check(svg: str, label: str) -> ElementTree.Element:
     root = parse(svg)  # well-formed XML: every label was escaped
     assert root.get("role") == "img"
@@ -71,9 +81,9 @@ def test_history_chart_in_the_local_zone_with_gaps() -> None:
         "Sun",
         "Mon",
     ]
-    # The ten missing hours break the line into two.
-    lines = [p for p in root.iter(f"{SVG}path") if p.get("class") == "line reactive nofill"]
-    assert len(lines) == 2
+    # The ten missing hours break the line into two; a long series has no dots.
+    assert len(lines_of(root)) == 2
+    assert not list(root.iter(f"{SVG}circle"))
 
 
 def test_empty_chart_says_so() -> None:
@@ -83,3 +93,82 @@ def test_empty_chart_says_so() -> None:
     )
     check(svg, "Trend")
     assert "No data yet" in svg
+
+
+UNTIL = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+#: The history's plot area (SVG units), as charts draws it.
+LEFT, RIGHT, TOP, BOTTOM = 36.0, 384.0, 8.0, 172.0
+
+
+def history(points: list[tuple[datetime, float]], *, days: int = 7, label: str = "History") -> str:
+    return charts.score_history(
+        points,
+        since=UNTIL - timedelta(days=days),
+        until=UNTIL,
+        zone=ZoneInfo("Europe/Paris"),
+        label=label,
+    )
+
+
+def test_history_label_is_escaped() -> None:
+    label = f"Score {EVIL} & more"
+    svg = history([(UNTIL - timedelta(hours=h), 70.0) for h in range(5, 0, -1)], label=label)
+    check(svg, label)  # parsed as XML with the label intact: it was escaped, not dropped
+    assert EVIL not in svg
+    assert "&lt;script&gt;" in svg and "&amp; more" in svg
+
+
+def test_empty_history_says_so_and_keeps_its_axes() -> None:
+    root = check(history([]), "History")
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert "No data yet" in texts
+    assert {"0", "50", "80", "100", "Mon", "Tue"} <= set(texts)
+    assert not lines_of(root) and not list(root.iter(f"{SVG}circle"))
+
+
+def test_one_or_two_points_get_dots() -> None:
+    one = check(history([(UNTIL - timedelta(hours=3), 60.0)]), "History")
+    assert len(list(one.iter(f"{SVG}circle"))) == 1
+    assert not lines_of(one)
+    two = [(UNTIL - timedelta(hours=3), 60.0), (UNTIL - timedelta(hours=2), 70.0)]
+    root = check(history(two), "History")
+    assert len(list(root.iter(f"{SVG}circle"))) == 2
+    assert len(lines_of(root)) == 1  # and the line between them
+
+
+def test_an_hour_alone_between_gaps_gets_a_dot() -> None:
+    hours = [0, 1, 2, 5, 8, 9]  # 5 is alone
+    root = check(history([(UNTIL - timedelta(hours=10 - h), 70.0) for h in hours]), "History")
+    assert len(lines_of(root)) == 2
+    assert len(list(root.iter(f"{SVG}circle"))) == 1
+
+
+def test_a_one_day_window_has_six_hourly_ticks() -> None:
+    # 10:00 UTC is 11:00 in Paris: ticks at 12:00, 18:00, 00:00, 06:00 local.
+    root = check(history([(UNTIL - timedelta(hours=3), 60.0)], days=1), "History")
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert [t for t in texts if t and re.fullmatch(r"\d\d:\d\d", t)] == [
+        "12:00",
+        "18:00",
+        "00:00",
+        "06:00",
+    ]
+    xs = [float(t.get("x") or 0) for t in root.iter(f"{SVG}text") if t.text in ("12:00", "06:00")]
+    step = (xs[1] - xs[0]) / 18  # the plot's width per hour
+    assert step > 0 and abs(xs[0] - step - LEFT) < 0.2  # 12:00 is an hour after the start
+
+
+def test_scores_and_times_are_placed_on_the_plot() -> None:
+    since = UNTIL - timedelta(days=7)
+    points = [(since, 100.0), (since + timedelta(hours=1), 0.0)]
+    points += [(UNTIL - timedelta(hours=1), 50.0), (UNTIL, 80.0)]
+    root = check(history(points), "History")
+    first, last = (coordinates(p) for p in lines_of(root))
+    assert first[0] == (LEFT, TOP)  # 100 at `since`: the top left corner
+    assert first[1][1] == BOTTOM  # 0 at the bottom
+    assert first[1][0] == round(LEFT + (RIGHT - LEFT) / 168, 1)  # an hour later
+    assert last[-1] == (RIGHT, round(BOTTOM - 0.8 * (BOTTOM - TOP), 1))  # 80 at `until`
+    assert last[0][1] == (TOP + BOTTOM) / 2  # 50 half-way up
+    # The score guides and their labels are at the same heights.
+    labels = {t.text: float(t.get("y") or 0) - 4 for t in root.iter(f"{SVG}text")}
+    assert labels["100"] == TOP and labels["0"] == BOTTOM and labels["50"] == (TOP + BOTTOM) / 2

@@ -1,13 +1,22 @@
-"""Server-side SVG charts (pygal), inlined in the pages: no JavaScript, no third-party assets.
+"""Server-side SVG charts, inlined in the pages: no JavaScript, no third-party assets.
 
-pygal builds the SVG with ElementTree, which escapes every label and title. Each chart is
-post-processed so that it fits the page:
+The score history (:func:`score_history`, also the fleet trend) is drawn by our own code: it is
+on every agent-console case page and subscriber page, and pygal spent about 12 ms of CPU per
+chart on it (about 7 ms even with no points); writing the SVG as a string takes about 0.65 ms
+for seven days of hours (168 points) and 0.14 ms for none (200 calls, ``time.process_time``).
+It escapes every text and attribute with ``markupsafe.escape``. The other charts use pygal,
+which builds the SVG with ElementTree and so escapes every label and title; each is
+post-processed so that it fits the page.
 
-- pygal's own ``<script>`` (its tooltip configuration) is removed: the pages run no chart code;
-- the ``<svg>`` gets ``role="img"`` and an ``aria-label`` (its text alternative), and its first
-  ``<title>`` says the same, so screen readers and a hover both describe it;
-- the drawing scales to its container (``viewBox``, no fixed size): the CSS gives it the
-  container's width, which on a 390 px phone is the screen's.
+Either way, every chart:
+
+- has no ``<script>`` (pygal's own, its tooltip configuration, is removed): the pages run no
+  chart code;
+- has ``role="img"`` and an ``aria-label`` (its text alternative) on the ``<svg>``, whose class
+  includes ``chart-svg``, and its first ``<title>`` says the same, so screen readers and a hover
+  both describe it;
+- scales to its container (``viewBox="0 0 400 H"``, no fixed size): the CSS gives it the
+  container's width, which on a 390 px phone is the screen's; labels are 11 units high.
 
 Every chart on a page is also given as numbers (a table or list) next to it.
 """
@@ -22,7 +31,7 @@ from xml.etree.ElementTree import Element
 from zoneinfo import ZoneInfo
 
 import pygal
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from pygal.style import Style
 
 #: The page's palette (app.css): accent, bad, warn, ok, muted.
@@ -117,18 +126,19 @@ def _render(chart: Any, label: str) -> Markup:
     return Markup(svg)  # noqa: S704
 
 
-def score_history(
-    points: Sequence[tuple[datetime, float]],
-    *,
-    since: datetime,
-    until: datetime,
-    zone: ZoneInfo,
-    label: str,
-) -> Markup:
-    """A home's hourly score over a window, in the BSP's time zone: one line, broken where
-    hours are missing, with guides at the band limits (50, 80)."""
-    local_start = since.astimezone(zone).replace(tzinfo=None)
-    local_end = until.astimezone(zone).replace(tzinfo=None)
+#: The score history's drawing: its height, and its plot area (SVG units) inside ``WIDTH``.
+HISTORY_HEIGHT = 200
+_PLOT_LEFT, _PLOT_RIGHT, _PLOT_TOP, _PLOT_BOTTOM = 36.0, 384.0, 8.0, 172.0
+#: Score guides (with their labels): the band limits and the ends of the range.
+_SCORE_GUIDES = (0, 50, 80, 100)
+_GUIDE = "#dde3ea"
+_FOREGROUND = "#1b2430"
+_HOUR = timedelta(hours=1)
+
+
+def _history_ticks(local_start: datetime, local_end: datetime) -> tuple[list[datetime], str]:
+    """The x ticks (local, naive) and their strftime format: local midnights, or every six
+    hours on the clock for a one-day window."""
     days = max(1, round((local_end - local_start) / timedelta(days=1)))
     midnight = local_start.replace(hour=0, minute=0, second=0, microsecond=0)
     ticks = [midnight + timedelta(days=i) for i in range(1, days + 1)]
@@ -139,31 +149,105 @@ def score_history(
         ticks = [first + timedelta(hours=h) for h in range(0, 24, 6)]
         ticks = [t for t in ticks if t <= local_end]
         fmt = "%H:%M"
-    series: list[tuple[datetime, float | None]] = []
+    return ticks, fmt
+
+
+def score_history(
+    points: Sequence[tuple[datetime, float]],
+    *,
+    since: datetime,
+    until: datetime,
+    zone: ZoneInfo,
+    label: str,
+) -> Markup:
+    """A home's hourly score over a window, in the BSP's time zone: one line, broken where
+    hours are missing, with guides at the band limits (50, 80).
+
+    Drawn here rather than by pygal, for speed (see the module's docstring): the same kind
+    of drawing, written as a string. ``points`` are in time order; scores outside 0 to 100 are
+    drawn at the nearer end."""
+    local_start = since.astimezone(zone).replace(tzinfo=None)
+    local_end = until.astimezone(zone).replace(tzinfo=None)
+    ticks, fmt = _history_ticks(local_start, local_end)
+    left, right, top, bottom = _PLOT_LEFT, _PLOT_RIGHT, _PLOT_TOP, _PLOT_BOTTOM
+    x_scale = (right - left) / ((local_end - local_start).total_seconds() or 1.0)
+    y_scale = (bottom - top) / 100
+
+    def x_of(local: datetime) -> float:
+        return left + (local - local_start).total_seconds() * x_scale
+
+    def y_of(score: float) -> float:
+        return bottom - score * y_scale
+
+    # The plot's points, one run per stretch of consecutive hours (local time). The points
+    # stay aware, in ``zone``: between two datetimes of the same tzinfo Python subtracts the
+    # wall-clock times, as between the naive local times above, without a replace() each.
+    start = since.astimezone(zone)
+    segments: list[list[tuple[float, float]]] = []
+    run: list[tuple[float, float]] = []
     previous: datetime | None = None
     for at, value in points:
-        local = at.astimezone(zone).replace(tzinfo=None)
-        if previous is not None and local - previous > timedelta(hours=1):
-            series.append((previous + timedelta(minutes=30), None))  # a gap: break the line
-        series.append((local, value))
+        local = at.astimezone(zone)
+        if previous is None or local - previous > _HOUR:
+            run = []  # the first point, or after a gap: a new line
+            segments.append(run)
+        score = 100.0 if value > 100 else 0.0 if value < 0 else value
+        run.append((left + (local - start).total_seconds() * x_scale, bottom - score * y_scale))
         previous = local
-    chart = pygal.DateTimeLine(
-        **_common(
-            height=200,
-            show_legend=False,
-            range=(0, 100),
-            xrange=(local_start, local_end),
-            show_dots=len(points) <= 2,
-            dots_size=3,
-            allow_interruptions=True,
-            x_value_formatter=lambda d: d.strftime(fmt),
-            x_labels=ticks,
-            y_labels=[0, 50, 80, 100],
-            show_x_guides=True,
-        )
+
+    out = [
+        '<svg xmlns="http://www.w3.org/2000/svg" class="chart-svg score-history" '
+        f'viewBox="0 0 {WIDTH} {HISTORY_HEIGHT}" role="img" aria-label="{escape(label)}">',
+        f"<title>{escape(label)}</title>",
+        f'<g font-family="{escape(FONT)}" font-size="11" fill="{_FOREGROUND}">',
+    ]
+    # Guides: a horizontal line per score guide, a vertical line per tick inside the window.
+    shown = [t for t in ticks if local_start <= t <= local_end]
+    guides = [f"M{left:.1f} {y_of(v):.1f}H{right:.1f}" for v in _SCORE_GUIDES[1:]]
+    guides += [f"M{x_of(t):.1f} {top:.1f}V{bottom:.1f}" for t in shown]
+    out.append(f'<path class="guides" fill="none" stroke="{_GUIDE}" d="{"".join(guides)}"/>')
+    # The axes: the left edge and the zero line.
+    out.append(
+        f'<path class="axis" fill="none" stroke="{_FOREGROUND}" '
+        f'd="M{left:.1f} {top:.1f}V{bottom:.1f}H{right:.1f}"/>'
     )
-    chart.add("Score", series)
-    return _render(chart, label)
+    out.append('<g class="axis-labels y" text-anchor="end">')
+    out.extend(f'<text x="{left - 5:.1f}" y="{y_of(v) + 4:.1f}">{v}</text>' for v in _SCORE_GUIDES)
+    out.append('</g><g class="axis-labels x" text-anchor="middle">')
+    out.extend(
+        f'<text x="{x_of(t):.1f}" y="{bottom + 16:.1f}">{escape(t.strftime(fmt))}</text>'
+        for t in shown
+    )
+    out.append("</g>")
+    if not segments:
+        out.append(
+            f'<text class="no-data" x="{(left + right) / 2:.1f}" y="{(top + bottom) / 2:.1f}" '
+            'font-size="14" text-anchor="middle">No data yet</text>'
+        )
+    lines = [run for run in segments if len(run) > 1]
+    if lines:
+        out.append(
+            f'<g class="series" fill="none" stroke="{ACCENT}" stroke-width="2" '
+            'stroke-linejoin="round" stroke-linecap="round">'
+        )
+        for run in lines:
+            (x0, y0), rest = run[0], run[1:]
+            path = " ".join([f"{x:.1f} {y:.1f}" for x, y in rest])
+            out.append(f'<path class="score-line" d="M{x0:.1f} {y0:.1f}L{path}"/>')
+        out.append("</g>")
+    # Dots where a line cannot show the scores: two points or fewer, or an hour alone
+    # between gaps.
+    if len(points) <= 2:
+        dots = [xy for run in segments for xy in run]
+    else:
+        dots = [run[0] for run in segments if len(run) == 1]
+    if dots:
+        out.append(f'<g class="dots" fill="{ACCENT}">')
+        out.extend(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3"/>' for x, y in dots)
+        out.append("</g>")
+    out.append("</g></svg>")
+    # Every label and text went through escape(); the rest is numbers and constants.
+    return Markup("".join(out))  # noqa: S704
 
 
 def score_distribution(buckets: Sequence[tuple[str, int, str]], *, label: str) -> Markup:
