@@ -407,9 +407,9 @@ def subscriber_panel(
     session: Session, subscriber_id: int, *, now: datetime, history_days: int = 7
 ) -> Panel:
     """The subscriber 360 of the case page: plan, bundles, line and home network (three
-    statements, plain rows),
-    experience score history, findings and remote actions (three), the open outage, the
-    latest reports, past cases with their first-contact resolution and past interactions."""
+    statements, plain rows), experience score history, findings and remote actions (three),
+    the open outage, the latest reports, past cases with their first-contact resolution and
+    past interactions."""
     view = network_service.home_card(session, subscriber_id)
     experience = (
         health_service.home_experience(session, view.home.id, now=now, days=history_days)
