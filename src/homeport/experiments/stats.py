@@ -22,9 +22,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from scipy import stats as sps  # type: ignore[import-untyped]
+
+
+def _sps() -> Any:
+    """scipy.stats, imported on first use: it takes over a second to import, and the CLI and the
+    web app import this module."""
+    from scipy import stats  # type: ignore[import-untyped]
+
+    return stats
+
 
 #: Below this many observed subscribers in either variant no comparison is made.
 MIN_PER_VARIANT = 30
@@ -37,7 +46,7 @@ CONTINUOUS = "continuous"
 
 def _z(confidence: float) -> float:
     """The two-sided standard normal quantile: 1.959964 for 95 %."""
-    return float(sps.norm.ppf(0.5 + confidence / 2))
+    return float(_sps().norm.ppf(0.5 + confidence / 2))
 
 
 def _check_confidence(confidence: float) -> None:
@@ -134,7 +143,7 @@ def compare_proportions(
         statistic, p_value = 0.0, 1.0
     else:
         statistic = d / se0
-        p_value = float(2 * sps.norm.sf(abs(statistic)))
+        p_value = float(2 * _sps().norm.sf(abs(statistic)))
     return Comparison(
         kind=BINARY,
         control=control,
@@ -204,8 +213,8 @@ def compare_means(
         )
     df = (vc + vt) ** 2 / (vc**2 / (n_control - 1) + vt**2 / (n_treatment - 1))
     t = d / se
-    p_value = float(2 * sps.t.sf(abs(t), df))
-    half = float(sps.t.ppf(0.5 + confidence / 2, df)) * se
+    p_value = float(2 * _sps().t.sf(abs(t), df))
+    half = float(_sps().t.ppf(0.5 + confidence / 2, df)) * se
     return Comparison(
         kind=CONTINUOUS,
         control=control,
@@ -280,8 +289,8 @@ def sample_size_proportions(
     if p1 == p2:
         raise ValueError("the difference to detect leaves the 0–1 range")
     bar = (p1 + p2) / 2
-    za = float(sps.norm.ppf(1 - alpha / 2))
-    zb = float(sps.norm.ppf(power))
+    za = float(_sps().norm.ppf(1 - alpha / 2))
+    zb = float(_sps().norm.ppf(power))
     root = za * math.sqrt(2 * bar * (1 - bar)) + zb * math.sqrt(p1 * (1 - p1) + p2 * (1 - p2))
     return max(2, math.ceil(root**2 / (p2 - p1) ** 2))
 
@@ -293,8 +302,8 @@ def sample_size_means(
     deviation ``sd``: ``n = 2·(z_{1−α/2} + z_{power})²·σ² / δ²``."""
     if delta == 0:
         raise ValueError("the difference to detect cannot be 0")
-    za = float(sps.norm.ppf(1 - alpha / 2))
-    zb = float(sps.norm.ppf(power))
+    za = float(_sps().norm.ppf(1 - alpha / 2))
+    zb = float(_sps().norm.ppf(power))
     return max(2, math.ceil(2 * (za + zb) ** 2 * sd**2 / delta**2))
 
 

@@ -15,13 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sklearn.impute import SimpleImputer  # type: ignore[import-untyped]
-from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
-from sklearn.metrics import average_precision_score, brier_score_loss, roc_auc_score  # type: ignore[import-untyped]
-from sklearn.preprocessing import OneHotEncoder, StandardScaler  # type: ignore[import-untyped]
+
+# scikit-learn is imported where it is used: it takes about 1.5 s to import, and the worker and
+# every `homeport` command import this module (a saved pipeline imports it when unpickled).
+if TYPE_CHECKING:
+    from sklearn.impute import SimpleImputer  # type: ignore[import-untyped]
+    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler  # type: ignore[import-untyped]
 
 KIND = "logistic_regression"
 
@@ -51,6 +54,12 @@ def metrics(y: np.ndarray, p: np.ndarray) -> Metrics:
         raise ValueError(
             f"cannot measure: {len(y)} rows with {positives} churned (both classes needed)"
         )
+    from sklearn.metrics import (  # type: ignore[import-untyped]
+        average_precision_score,
+        brier_score_loss,
+        roc_auc_score,
+    )
+
     return Metrics(
         rows=len(y),
         positives=positives,
@@ -100,6 +109,10 @@ class ChurnPipeline:
         if len(x) != len(y):
             raise ValueError("features and labels differ in length")
         metrics(y, np.zeros(len(y)))  # both classes present, or a clear error
+        from sklearn.impute import SimpleImputer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
         self.imputer = SimpleImputer(
             strategy="median", add_indicator=True, keep_empty_features=True
         )

@@ -36,7 +36,6 @@ from datetime import datetime
 from typing import Any
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -264,6 +263,10 @@ class Document:
 
 
 def _vectorisers() -> tuple[Any, Any]:
+    # Imported here, as in intents.py: scikit-learn takes about 1.5 s to import, and every
+    # `homeport` command and web process imports this module.
+    from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
+
     words = TfidfVectorizer(
         analyzer="word", ngram_range=(1, 2), sublinear_tf=True, token_pattern=WORD_TOKEN
     )
