@@ -11,12 +11,14 @@ from sqlalchemy import select
 from homeport.core.db import Database
 from homeport.core.health_settings import HealthSettings
 from homeport.health import score
+from homeport.health import service as health_service
 from homeport.health.detectors.base import HomeContext
 from homeport.health.models import ExperienceScore
 from tests.conftest import START
 from tests.factories import Fleet
 from tests.health.pipeline import evaluate, feed, home_of
 from tests.health.reports import INTERVAL, LAPTOP, PHONE, report
+from tests.web.conftest import count_statements
 
 CTX = HomeContext(home_id=1, plan_down_mbps=100, plan_up_mbps=20)
 S = HealthSettings()
@@ -98,3 +100,36 @@ def test_hourly_history_with_explanation(db: Database, fleet: Fleet) -> None:
     assert first.explanation["reasons"]["wifi_coverage"] == {"2 of 3 devices below -67 dBm": 4}
     assert first.score == score.combine({k: getattr(first, k) for k in score.SUBSCORES})
     assert rows[1].score == 100.0
+
+
+def test_home_experience_reads_points_and_explains_the_latest(db: Database, fleet: Fleet) -> None:
+    """The pages' read: every hour as (start, score), only the latest hour explained, in at most
+    four statements; the API's read explains every hour and agrees with it."""
+    weak: dict[str, Any] = {"client": {LAPTOP: {"rssi_dbm": -80}, PHONE: {"rssi_dbm": -70}}}
+    hours = 5
+    evaluate(
+        db,
+        fleet,
+        [
+            report(ts=START + n * INTERVAL, **(weak if n >= 12 * (hours - 1) else {}))
+            for n in range(12 * hours)
+        ],
+    )
+    home = home_of(fleet, "GW-F00001")
+    now = START + hours * 12 * INTERVAL
+    with db.session() as s, count_statements(db) as counted:
+        exp = health_service.home_experience(s, home, now=now, days=1)
+    assert len(counted.statements) <= 4
+    assert [p.period_start for p in exp.points] == [START + n * 12 * INTERVAL for n in range(hours)]
+    assert exp.latest is not None and exp.latest.period_start == exp.points[-1].period_start
+    assert exp.latest.weakest == "wifi_coverage" and "Wi-Fi coverage" in exp.latest.text
+    assert exp.points[-1].score == exp.latest.score < exp.points[0].score == 100.0
+    assert exp.current == exp.latest
+    with db.session() as s:
+        same, history = health_service.explained_experience(s, home, now=now, days=1)
+    assert same.points == exp.points and same.latest == exp.latest
+    assert [h.period_start for h in history] == [p.period_start for p in exp.points]
+    assert history[-1] == exp.latest and history[0].score == 100.0
+    with db.session() as s:
+        empty = health_service.home_experience(s, home, now=START - INTERVAL, days=1)
+    assert empty.points == [] and empty.latest is None and empty.current is None

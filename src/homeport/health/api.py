@@ -114,5 +114,5 @@ def subscriber_experience(
         home_id = service.subscriber_home(session, subscriber_id)
         if home_id is None:
             return ExperienceOut.of(subscriber_id, None, now - timedelta(days=days))
-        experience = service.home_experience(session, home_id, now=now, days=days)
-        return ExperienceOut.of(subscriber_id, experience, experience.since)
+        experience, history = service.explained_experience(session, home_id, now=now, days=days)
+        return ExperienceOut.of(subscriber_id, experience, experience.since, history)

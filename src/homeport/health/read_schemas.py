@@ -3,6 +3,7 @@ experience). Times are UTC (ISO 8601 with offset)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -373,7 +374,15 @@ class ExperienceOut(BaseModel):
     recent_actions: list[ActionOut]
 
     @classmethod
-    def of(cls, subscriber_id: int, e: service.Experience | None, since: datetime) -> ExperienceOut:
+    def of(
+        cls,
+        subscriber_id: int,
+        e: service.Experience | None,
+        since: datetime,
+        history: Sequence[service.ScoreView] = (),
+    ) -> ExperienceOut:
+        """``history``: :func:`service.score_history` of the same window (the experience
+        itself holds only the points)."""
         if e is None:
             return cls(
                 subscriber_id=subscriber_id,
@@ -397,7 +406,7 @@ class ExperienceOut(BaseModel):
                     score=h.score,
                     subscores={s.key: s.value for s in h.subscores},
                 )
-                for h in e.history
+                for h in history
             ],
             open_findings=[FindingOut.of(f) for f in e.open_findings],
             recent_actions=[ActionOut.of(a) for a in e.actions],

@@ -335,13 +335,12 @@ _charts_lock = threading.Lock()
 def _history_chart(request: Request, experience: health_service.Experience) -> Markup:
     """The subscriber page's score-history chart, kept per process for :data:`CHART_TTL_S`
     while the home has no newer score (the window it shows ends when it was drawn)."""
-    latest = experience.history[-1] if experience.history else None
     key = (
         experience.home_id,
         int(experience.now.timestamp()) // CHART_TTL_S,
         experience.since.timestamp() - experience.now.timestamp(),
-        len(experience.history),
-        (latest.period_start, latest.score) if latest else None,
+        len(experience.points),
+        experience.points[-1] if experience.points else None,
     )
     with _charts_lock:
         found = _charts.get(key)

@@ -124,11 +124,11 @@ def history_chart(
     request: Request, experience: service.Experience, subject: str = "Experience score"
 ) -> Markup:
     zone = request.app.state.settings.zone
-    points = [(h.period_start, h.score) for h in experience.history]
+    points = experience.points
     days = round((experience.now - experience.since) / timedelta(days=1))
-    if points:
-        low = min(points, key=lambda p: p[1])
-        latest = experience.history[-1]
+    latest = experience.latest
+    if points and latest is not None:
+        low = min(points, key=lambda p: p.score)
         window = _local_range(request, experience.since, experience.now)
         summary = (
             f"{subject}, hourly, last {days} days ({window}, {zone.key} time): "
@@ -147,7 +147,7 @@ def daily_table(request: Request, experience: service.Experience) -> list[dict[s
     """The history as one row per local day: lowest, mean and highest hourly score."""
     zone = request.app.state.settings.zone
     days: dict[str, list[float]] = {}
-    for h in experience.history:
+    for h in experience.points:
         days.setdefault(h.period_start.astimezone(zone).strftime("%a %d %b"), []).append(h.score)
     return [
         {
