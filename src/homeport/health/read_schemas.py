@@ -381,8 +381,8 @@ class ExperienceOut(BaseModel):
         since: datetime,
         history: Sequence[service.ScoreView] = (),
     ) -> ExperienceOut:
-        """``history``: :func:`service.score_history` of the same window (the experience
-        itself holds only the points)."""
+        """``history``: every hour of the window explained
+        (:func:`service.explained_experience`; the experience itself holds only the points)."""
         if e is None:
             return cls(
                 subscriber_id=subscriber_id,

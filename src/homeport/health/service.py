@@ -869,7 +869,7 @@ def explained_experience(
     actions: int = 10,
 ) -> tuple[Experience, list[ScoreView]]:
     """:func:`home_experience` with every score of the window explained (the API's history
-    has each hour's sub-scores). Three statements."""
+    has each hour's sub-scores). At most three statements."""
     since = now - timedelta(days=check_days(days))
     history = score_history(session, home_id, since=since, now=now)
     points = [ScorePoint(h.period_start, h.score) for h in history]
