@@ -38,8 +38,9 @@ import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import Row, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from homeport.audit.actions import Actor, record
@@ -132,6 +133,53 @@ def ces(scores: Sequence[int]) -> float | None:
     if not scores:
         return None
     return sum(scores) / len(scores)
+
+
+#: A CES answer of 5–7 agrees that handling the issue was easy (the 1–7 scale's agreeing half).
+CES_EASY_MIN = 5
+
+
+def tone(kind: str, score: int) -> str:
+    """How an answer reads at a glance: ``bad`` for a detractor's (:func:`is_detractor`), ``ok``
+    for a promoter's NPS, a satisfied CSAT or an easy CES, else ``warn``."""
+    if is_detractor(kind, score):
+        return "bad"
+    good = {"nps": NPS_PROMOTER_MIN, "csat": CSAT_SATISFIED_MIN, "ces": CES_EASY_MIN}
+    return "ok" if score >= good.get(kind, SCALES.get(kind, (0, 0))[1] + 1) else "warn"
+
+
+#: How many of a subscriber's latest survey questions the agent console's 360 shows.
+RECENT_SURVEYS = 6
+
+
+def recent_for_subscriber(
+    session: Session, subscriber_id: int, *, limit: int = RECENT_SURVEYS
+) -> list[Row[Any]]:
+    """The subscriber's latest survey questions, newest first, as plain rows (one statement):
+    ``id``, ``kind``, ``moment``, ``channel``, ``case_id``, ``sent_at``, ``expires_at``,
+    ``answered_at``, ``score``, ``comment``, ``theme`` and ``follow_up_case_id``. Unanswered
+    questions are included: an agent should know a survey is out."""
+    return list(
+        session.execute(
+            select(
+                Survey.id,
+                Survey.kind,
+                Survey.moment,
+                Survey.channel,
+                Survey.case_id,
+                Survey.sent_at,
+                Survey.expires_at,
+                Survey.answered_at,
+                Survey.score,
+                Survey.comment,
+                Survey.theme,
+                Survey.follow_up_case_id,
+            )
+            .where(Survey.subscriber_id == subscriber_id)
+            .order_by(Survey.sent_at.desc(), Survey.id)
+            .limit(limit)
+        )
+    )
 
 
 # --- Events -----------------------------------------------------------------------------------

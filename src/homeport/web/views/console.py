@@ -31,6 +31,7 @@ from homeport.health import service as health_service
 from homeport.identity.api import Access
 from homeport.identity.models import StaffUser
 from homeport.identity.schemas import Principal
+from homeport.journey import surveys as journey_surveys
 from homeport.subscribers.models import Subscriber
 from homeport.support import actions, guided, service
 from homeport.support import console as reads
@@ -46,6 +47,7 @@ from homeport.support.models import (
 from homeport.telemetry.schemas import CHANNELS as WIFI_CHANNELS
 from homeport.web.templating import flash, render
 from homeport.web.views import health as health_views
+from homeport.web.views import journey as journey_views
 from homeport.web.views import retention as retention_views
 from homeport.web.views import subscribers as subscriber_views
 
@@ -117,6 +119,10 @@ HELPERS: dict[str, Any] = {
     "remote_actions": REMOTE_ACTIONS,
     "reply_channels": REPLY_CHANNELS,
     "wifi_bands": list(WIFI_CHANNELS),
+    "survey_tone": journey_surveys.tone,
+    "survey_kinds": journey_views.KIND_WORDS,
+    "survey_moments": journey_views.MOMENT_WORDS,
+    "survey_scales": journey_surveys.SCALES,
 }
 
 
@@ -401,6 +407,10 @@ def case_page(request: Request, case_id: int) -> Response:
             frame=_frame,
             shortcuts=SHORTCUTS_CASE,
             guided=_guided_panel(session, case),
+            surveys=(
+                journey_surveys.recent_for_subscriber(session, subscriber.id) if subscriber else []
+            ),
+            now=now,
             **(retention_views.context(request, subscriber.id, "agent") if subscriber else {}),
             **subscriber_views.HELPERS,
             **health_views.HELPERS,
