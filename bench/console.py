@@ -74,6 +74,8 @@ from homeport.core.db import Base, Database, normalise_url
 from homeport.health.models import ExperienceScore
 from homeport.identity.models import StaffUser, Team
 from homeport.identity.passwords import hash_password
+from homeport.journey.models import Survey
+from homeport.journey.surveys import MOMENTS, SCALES
 from homeport.simulator.fleet import generate_fleet
 from homeport.simulator.writer import BulkWriter
 from homeport.support import console as reads
@@ -762,6 +764,64 @@ def load_scores(db: Database, homes: Sequence[int], seed: int) -> int:
         )
 
 
+SURVEY_COMMENTS = (
+    "The engineer was great but it took three calls to get one booked.",
+    "Wi-Fi upstairs is still patchy.",
+    "Quick and friendly, thank you.",
+    "Price went up again and nobody told me.",
+    "Sorted on the first call.",
+)
+
+
+def load_surveys(db: Database, subscribers: Sequence[int], seed: int) -> int:
+    """Survey invitations over two years for ``subscribers`` (the 360's survey card): 1 +
+    Poisson(1.5) each, every question of the moment one row, a third answered, half of the
+    answers with a comment on the first question."""
+    rng = random.Random(seed)
+    cols: dict[str, list[Any]] = {
+        k: [] for k in ("subscriber_id", "kind", "moment", "channel", "score", "comment", "theme")
+    }
+    sent: list[np.datetime64] = []
+    expires: list[np.datetime64] = []
+    answered: list[np.datetime64] = []
+    now = np.datetime64(NOW.replace(tzinfo=None), "s")
+    nat = np.datetime64("NaT", "s")
+    moments = list(MOMENTS)
+    for sub in subscribers:
+        for _ in range(1 + int(np.random.default_rng(rng.randrange(2**32)).poisson(1.5))):
+            moment = rng.choice(moments)
+            at = now - np.timedelta64(rng.randrange(2 * 365 * 86_400), "s")
+            done = rng.random() < 0.35
+            comment = rng.choice(SURVEY_COMMENTS) if done and rng.random() < 0.5 else ""
+            for n, kind in enumerate(MOMENTS[moment]):
+                low, high = SCALES[kind]
+                cols["subscriber_id"].append(sub)
+                cols["kind"].append(kind)
+                cols["moment"].append(moment)
+                cols["channel"].append(rng.choice(("email", "portal")))
+                cols["score"].append(rng.randint(low, high) if done else None)
+                cols["comment"].append(comment if n == 0 else "")
+                cols["theme"].append(None)
+                sent.append(at)
+                expires.append(at + np.timedelta64(14 * 86_400, "s"))
+                answered.append(
+                    at + np.timedelta64(rng.randrange(3 * 86_400), "s") if done else nat
+                )
+    with db.transaction() as session:
+        writer = BulkWriter(session.connection(), batch_rows=50_000)
+        return writer.insert(
+            table(Survey),
+            {
+                "id": np.arange(1, len(sent) + 1),
+                **cols,
+                "sent_at": np.array(sent, dtype="datetime64[s]"),
+                "expires_at": np.array(expires, dtype="datetime64[s]"),
+                "answered_at": np.array(answered, dtype="datetime64[s]"),
+            },
+            stage="surveys",
+        )
+
+
 def vacuum_analyze(url: str) -> None:
     engine = create_engine(normalise_url(url), isolation_level="AUTOCOMMIT")
     try:
@@ -795,6 +855,9 @@ def load(url: str, sizes: Sizes, seed: int) -> Loaded:
             homes = sample_subscribers(db, seed, 3_000)
             loaded.counts["experience_scores"] = load_scores(db, [h for _, h in homes], seed)
             loaded.stages["experience scores"] = time.perf_counter() - t
+            t = time.perf_counter()
+            loaded.counts["surveys"] = load_surveys(db, [sub for sub, _ in homes], seed)
+            loaded.stages["surveys"] = time.perf_counter() - t
         t = time.perf_counter()
         console.print("  VACUUM (ANALYZE) ...")
         vacuum_analyze(url)
