@@ -462,6 +462,24 @@ def test_the_figures_follow_the_published_formulas() -> None:
     assert not surveys.is_detractor("ces", 1)
 
 
+@pytest.mark.parametrize(
+    ("kind", "scores", "tone"),
+    [
+        ("nps", (0, 6), "bad"),
+        ("nps", (7, 8), "warn"),
+        ("nps", (9, 10), "ok"),
+        ("csat", (1, 2), "bad"),
+        ("csat", (3,), "warn"),
+        ("csat", (4, 5), "ok"),
+        ("ces", (1, 4), "warn"),
+        ("ces", (5, 7), "ok"),
+        ("unknown", (10,), "warn"),
+    ],
+)
+def test_an_answers_tone_on_the_console(kind: str, scores: tuple[int, ...], tone: str) -> None:
+    assert {surveys.tone(kind, s) for s in scores} == {tone}
+
+
 # --- Themes -----------------------------------------------------------------------------------
 
 

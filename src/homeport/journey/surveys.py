@@ -144,8 +144,8 @@ def tone(kind: str, score: int) -> str:
     for a promoter's NPS, a satisfied CSAT or an easy CES, else ``warn``."""
     if is_detractor(kind, score):
         return "bad"
-    good = {"nps": NPS_PROMOTER_MIN, "csat": CSAT_SATISFIED_MIN, "ces": CES_EASY_MIN}
-    return "ok" if score >= good.get(kind, SCALES.get(kind, (0, 0))[1] + 1) else "warn"
+    good = {"nps": NPS_PROMOTER_MIN, "csat": CSAT_SATISFIED_MIN, "ces": CES_EASY_MIN}.get(kind)
+    return "ok" if good is not None and score >= good else "warn"
 
 
 #: How many of a subscriber's latest survey questions the agent console's 360 shows.
