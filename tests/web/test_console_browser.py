@@ -11,6 +11,7 @@ the test's temporary directory.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -20,6 +21,7 @@ from homeport.core.clock import ManualClock
 from homeport.core.db import Database
 from homeport.core.settings import Settings
 from homeport.health.models import DeviceAction
+from homeport.journey.models import Survey
 from homeport.support import actions
 from homeport.support.models import Case, GuidedStep, Interaction, OutboundMessage
 from tests.conftest import PASSWORD
@@ -58,6 +60,32 @@ def test_agent_works_a_case_from_the_queue(
     with db.transaction() as s:  # what the worker does each minute
         actions.check_slas(s, now=clock.now())
     case_id = desk.cases["wifi"]
+    with db.transaction() as s:  # Alice's answer after her installation, and a survey still out
+        alice = s.get_one(Case, case_id).subscriber_id
+        now = clock.now()
+        s.add_all(
+            [
+                Survey(
+                    subscriber_id=alice,
+                    kind="csat",
+                    moment="post_install",
+                    channel="email",
+                    sent_at=now - timedelta(days=40),
+                    expires_at=now - timedelta(days=26),
+                    answered_at=now - timedelta(days=39),
+                    score=2,
+                    comment="The engineer came late and the Wi-Fi upstairs is still weak.",
+                ),
+                Survey(
+                    subscriber_id=alice,
+                    kind="nps",
+                    moment="relationship",
+                    channel="portal",
+                    sent_at=now - timedelta(days=2),
+                    expires_at=now + timedelta(days=12),
+                ),
+            ]
+        )
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -103,6 +131,10 @@ def test_agent_works_a_case_from_the_queue(
                 side.locator("#history").get_by_text("Slow speeds on the laptop").first
             ).to_be_visible()
             expect(side.get_by_text("Recent telemetry")).to_be_visible()
+            surveys = side.locator("#surveys")
+            expect(surveys.locator(".badge.bad")).to_have_text("CSAT 2")
+            expect(surveys.get_by_text("the Wi-Fi upstairs is still weak")).to_be_visible()
+            expect(surveys.get_by_text("sent, not answered yet")).to_be_visible()
 
             # A guided flow: the Wi-Fi flow is suggested for this category; run its first step.
             page.keyboard.press("g")
