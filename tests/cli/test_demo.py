@@ -139,13 +139,21 @@ def _sign_in(port: int, password: str) -> Iterator[httpx.Client]:
         yield client
 
 
+#: How long the demo may take to answer once it printed its password: it still builds the app
+#: and starts the worker and the live simulator, which can take a while on a busy CI machine.
+SERVE_WITHIN_S = 90
+
+
 def _login(client: httpx.Client, password: str) -> None:
-    for _ in range(100):
+    deadline = time.monotonic() + SERVE_WITHIN_S
+    while True:
         try:
             if client.get("/healthz").status_code == 200:
                 break
         except httpx.TransportError:
-            time.sleep(0.2)
+            pass
+        assert time.monotonic() < deadline, f"the demo did not answer within {SERVE_WITHIN_S} s"
+        time.sleep(0.2)
     token = csrf_from(client.get("/login").text)
     r = client.post(
         "/login",
