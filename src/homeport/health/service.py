@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Row, and_, case, func, select
+from sqlalchemy import ColumnElement, Row, Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from homeport.core.errors import FieldError, NotFound, ValidationFailed
@@ -805,15 +805,19 @@ def _in_window(home_id: int, since: datetime, now: datetime) -> ColumnElement[bo
     )
 
 
+def _explained_scores() -> Select[Any]:
+    """A select of :data:`SCORE_COLUMNS`, the columns :meth:`ScoreView.of` reads."""
+    return select(*(getattr(ExperienceScore, name) for name in SCORE_COLUMNS))
+
+
 def score_history(
     session: Session, home_id: int, *, since: datetime, now: datetime
 ) -> list[ScoreView]:
     """Every hourly score of the window with its sub-scores and explanation, oldest first."""
-    columns = [getattr(ExperienceScore, name) for name in SCORE_COLUMNS]
     return [
         ScoreView.of(row)
         for row in session.execute(
-            select(*columns)
+            _explained_scores()
             .where(_in_window(home_id, since, now))
             .order_by(ExperienceScore.period_start)
         )
@@ -847,9 +851,8 @@ def home_experience(
     ]
     latest = None
     if points:
-        columns = [getattr(ExperienceScore, name) for name in SCORE_COLUMNS]
         row = session.execute(
-            select(*columns).where(
+            _explained_scores().where(
                 ExperienceScore.home_id == home_id,
                 ExperienceScore.period_start == points[-1].period_start,
             )
