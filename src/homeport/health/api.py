@@ -113,6 +113,6 @@ def subscriber_experience(
     with request.app.state.db.session() as session:
         home_id = service.subscriber_home(session, subscriber_id)
         if home_id is None:
-            return ExperienceOut.of(subscriber_id, None, now - timedelta(days=days))
+            return ExperienceOut.of(subscriber_id, None, now - timedelta(days=days), [])
         experience, history = service.explained_experience(session, home_id, now=now, days=days)
         return ExperienceOut.of(subscriber_id, experience, experience.since, history)

@@ -379,7 +379,7 @@ class ExperienceOut(BaseModel):
         subscriber_id: int,
         e: service.Experience | None,
         since: datetime,
-        history: Sequence[service.ScoreView] = (),
+        history: Sequence[service.ScoreView],
     ) -> ExperienceOut:
         """``history``: every hour of the window explained
         (:func:`service.explained_experience`; the experience itself holds only the points)."""
