@@ -778,6 +778,7 @@ def load_surveys(db: Database, subscribers: Sequence[int], seed: int) -> int:
     Poisson(1.5) each, every question of the moment one row, a third answered, half of the
     answers with a comment on the first question."""
     rng = random.Random(seed)
+    invitations = np.random.default_rng(seed).poisson(1.5, len(subscribers)) + 1
     cols: dict[str, list[Any]] = {
         k: [] for k in ("subscriber_id", "kind", "moment", "channel", "score", "comment", "theme")
     }
@@ -787,8 +788,8 @@ def load_surveys(db: Database, subscribers: Sequence[int], seed: int) -> int:
     now = np.datetime64(NOW.replace(tzinfo=None), "s")
     nat = np.datetime64("NaT", "s")
     moments = list(MOMENTS)
-    for sub in subscribers:
-        for _ in range(1 + int(np.random.default_rng(rng.randrange(2**32)).poisson(1.5))):
+    for sub, count in zip(subscribers, invitations.tolist(), strict=True):
+        for _ in range(count):
             moment = rng.choice(moments)
             at = now - np.timedelta64(rng.randrange(2 * 365 * 86_400), "s")
             done = rng.random() < 0.35
