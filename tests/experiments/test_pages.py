@@ -90,7 +90,9 @@ def test_supervisor_creates_and_launches_a_campaign(
     assert "Launched: 4 messages on their way, 2 held back (no consent)." in detail.text
     assert re.search(r"skipped consent</th><td[^>]*>1</td><td[^>]*>1</td>", detail.text)
     with db.session() as s:
-        assert [m.recipient for m in s.scalars(select(OutboundMessage))] == [
+        assert [
+            m.recipient for m in s.scalars(select(OutboundMessage).order_by(OutboundMessage.id))
+        ] == [
             "ann@example.net",
             "bob@example.net",
         ]

@@ -262,7 +262,7 @@ def test_days_run_the_lifecycle(db: Database) -> None:
     start = NOW - timedelta(days=days)
     assert summary.started_at == start and summary.signups > 20
     with db.session() as s:
-        subs = s.execute(select(Subscriber)).scalars().all()
+        subs = s.execute(select(Subscriber).order_by(Subscriber.id)).scalars().all()
         devices = s.execute(
             select(ClientDevice.last_seen_at, Subscriber.churned_at)
             .join(Subscriber, Subscriber.id == ClientDevice.home_id)
@@ -271,7 +271,9 @@ def test_days_run_the_lifecycle(db: Database) -> None:
     assert len(subs) == 1000 + summary.signups
     new = [x for x in subs if x.created_at > start]
     assert len(new) == summary.signups
-    assert [x.id for x in new] == list(range(1001, 1001 + len(new)))  # ids follow sign-up time
+    assert [x.id for x in new] == list(range(1001, 1001 + len(new)))
+    # ids follow sign-up time
+    assert [x.created_at for x in new] == sorted(x.created_at for x in new)
     assert {x.journey_stage for x in new} >= {"established", "onboarding"}
     for x in subs:
         assert x.created_at <= x.updated_at <= NOW

@@ -405,7 +405,9 @@ def test_subscriber_names_are_escaped_everywhere(
 
 def _audit(db: Database, action: str) -> list[AuditEntry]:
     with db.session() as s:
-        return list(s.scalars(select(AuditEntry).where(AuditEntry.action == action)))
+        return list(
+            s.scalars(select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.id))
+        )
 
 
 def test_queue_a_speed_test_from_the_subscriber_page(
