@@ -260,7 +260,9 @@ def test_post_install_survey_goes_out_a_day_later_by_email(
     result = send_due(db, clock.now() + timedelta(hours=25))
     assert result.by_moment == {"post_install": 1}
     with db.session() as s:
-        rows = s.scalars(select(Survey).where(Survey.subscriber_id == sid)).all()
+        rows = s.scalars(
+            select(Survey).where(Survey.subscriber_id == sid).order_by(Survey.id)
+        ).all()
     assert [(r.kind, r.channel) for r in rows] == [("csat", "email"), ("nps", "email")]
     token = token_of(db, "bob@jones.example")
     assert rows[0].token_hash == surveys.hash_token(token) and rows[1].token_hash is None

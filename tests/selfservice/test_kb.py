@@ -87,7 +87,9 @@ def _save(db: Database, clock: ManualClock, **changes: object) -> Article:
 
 def _audit(db: Database) -> list[tuple[str, dict[str, object]]]:
     with db.session() as s:
-        rows = s.scalars(select(AuditEntry).where(AuditEntry.entity_type == "kb_article"))
+        rows = s.scalars(
+            select(AuditEntry).where(AuditEntry.entity_type == "kb_article").order_by(AuditEntry.id)
+        )
         return [(r.action, dict(r.detail)) for r in rows.all()]
 
 

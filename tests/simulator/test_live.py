@@ -129,7 +129,7 @@ def test_live_http_delivers_faults_that_become_findings_and_an_outage(
     assert count(db, http) == d.accepted
 
     with db.session() as session:
-        truth = list(session.scalars(select(SimFault).order_by(SimFault.started_at)))
+        truth = list(session.scalars(select(SimFault).order_by(SimFault.started_at, SimFault.id)))
         found = list(session.scalars(select(Finding).where(Finding.opened_at.is_not(None))))
         outages = list(session.scalars(select(Outage)))
     assert len(truth) == stats.faults_started > 0

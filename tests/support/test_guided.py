@@ -231,7 +231,9 @@ def test_healthy_home_no_internet_ends_at_the_device(db: Database, fleet: Fleet)
         assert last.observation["proposal"] == {"kind": "solved"}
         assert "3 devices connected" in last.observation["text"]
         assert last.at == START and last.flow == "no_internet"
-        audit = s.scalars(select(AuditEntry).where(AuditEntry.action == "guided_step.ran")).all()
+        audit = s.scalars(
+            select(AuditEntry).where(AuditEntry.action == "guided_step.ran").order_by(AuditEntry.id)
+        ).all()
         assert len(audit) == 3 and audit[0].entity_id == str(case)
         assert audit[0].detail["result"] == "gateway_reporting"
     # The flow has ended: asking for "the next step" is refused, naming a step reruns it.
