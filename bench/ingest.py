@@ -21,7 +21,10 @@ consumers would), which is the figure "with both cores" on a two-core machine; t
 uses that figure. Reports are ``--profile stable`` (each home keeps its own figures, the default)
 or ``--profile churn`` (every figure random: findings open and clear on every report).
 
-It prints reports/s, the ratio to the ceiling and the process's peak memory.
+It prints reports/s, the ratio to the ceiling and the process's peak memory, and for the
+single-process end-to-end run the CPU time each report cost the ingest process and (when the
+PostgreSQL server runs on this machine, read from ``/proc``) the server's backends: with both on
+the same cores, their sum bounds what any number of ingest processes can reach.
 
     python bench/ingest.py                               # 1,000 and 100,000 devices
     python bench/ingest.py --sizes 1000000 --reports 200000
@@ -331,6 +334,47 @@ def warm_batches(devices: int, batch: int, seed: int, profile: str, passes: int)
     return out
 
 
+def server_cpu_s(db: Database) -> dict[int, float]:
+    """CPU seconds used so far by each PostgreSQL backend serving ``db``'s database, read from
+    ``/proc`` (so only when the server runs on this machine); empty on SQLite or otherwise."""
+    if db.engine.dialect.name != "postgresql":
+        return {}
+    with db.session() as session:
+        pids = session.scalars(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        ).all()
+    ticks = os.sysconf("SC_CLK_TCK")
+    out: dict[int, float] = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+    return out
+
+
+def cpu_split(client_s: float, before: dict[int, float], after: dict[int, float], n: int) -> None:
+    """Print the CPU each report cost the ingest process and the database server, and the rate
+    that CPU allows on this machine's cores if ingest and server had them all to themselves
+    (an estimate from one process: several at once share caches and locks)."""
+    server_s = sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+    client_us, server_us = client_s / n * 1e6, server_s / n * 1e6
+    cores = os.cpu_count() or 1
+    if after:
+        print(
+            f"  CPU per report   {client_us:>6.0f} µs ingest + {server_us:.0f} µs PostgreSQL "
+            f"= {client_us + server_us:.0f} µs: about "
+            f"{cores / (client_us + server_us) * 1e6:,.0f} reports/s on {cores} cores "
+            f"(the server alone: {cores / server_us * 1e6:,.0f})"
+        )
+    else:
+        print(
+            f"  CPU per report   {client_us:>6.0f} µs: about "
+            f"{cores / client_us * 1e6:,.0f} reports/s on {cores} cores"
+        )
+
+
 def measure(label: str, fn: Callable[[bytes], object], batches: list[bytes], n: int) -> float:
     started = time.perf_counter()
     for body in batches:
@@ -497,7 +541,10 @@ def run(
             nonlocal stored
             stored += ingest_one(db, settings, body)
 
+        server_before, client_before = server_cpu_s(db), time.process_time()
         rate = measure("end-to-end", ingest, batches, reports)
+        client_s = time.process_time() - client_before
+        cpu_split(client_s, server_before, server_cpu_s(db), reports)
         if stored != reports:
             raise SystemExit(f"only {stored:,} of {reports:,} reports were stored")
         if processes > 1:
