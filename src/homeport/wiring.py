@@ -25,6 +25,6 @@ def connect(db: Database, settings: Settings) -> None:
 
     health_handlers.register(db, settings)
     support_actions.register(db)
-    bot.register(db)
+    bot.register(db, settings.zone)
     journey_handlers.register(db)
     cwmp_handlers.register(db, settings)

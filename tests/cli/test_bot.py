@@ -167,7 +167,12 @@ def test_evaluate_measures_containment_from_the_conversations(
     for account, text in said:
         with db.transaction() as s:
             bot.converse(
-                s, subscriber_id=fleet.subscribers[account], body=text, client_id="c1", now=start
+                s,
+                subscriber_id=fleet.subscribers[account],
+                body=text,
+                client_id="c1",
+                now=start,
+                zone=UTC,
             )
     with db.transaction() as s:
         assert bot.close_idle(s, now=now) == 2

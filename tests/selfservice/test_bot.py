@@ -4,7 +4,8 @@ with the transcript, resent messages, idle conversations and containment."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select
@@ -35,7 +36,12 @@ def fleet(db: Database, settings: Settings) -> Fleet:
 def say(db: Database, subscriber_id: int, text: str, at: datetime, cid: str = "") -> bot.Exchange:
     with db.transaction() as s:
         return bot.converse(
-            s, subscriber_id=subscriber_id, body=text, client_id=cid or f"c-{text}", now=at
+            s,
+            subscriber_id=subscriber_id,
+            body=text,
+            client_id=cid or f"c-{text}",
+            now=at,
+            zone=UTC,
         )
 
 
@@ -156,6 +162,26 @@ def test_an_outage_is_explained_with_no_fix_offered(db: Database, fleet: Fleet) 
     exchange = say(db, sub, "is there an outage in my area?", START)
     assert "no outage in your area" in bot_lines(exchange)
     assert conversation(db, exchange.conversation_id).state.get("answered") is True
+
+
+@pytest.mark.parametrize(
+    ("zone", "since"),
+    [("UTC", "10:00 UTC on 23 Nov"), ("Europe/Berlin", "11:00 CET on 23 Nov")],
+)
+def test_a_silent_gateway_is_named_with_its_last_report_in_the_bsps_time(
+    db: Database, fleet: Fleet, zone: str, since: str
+) -> None:
+    feed(db, fleet, last_hour(GW))  # the last report at START, 10:00 UTC
+    with db.transaction() as s:
+        exchange = bot.converse(
+            s,
+            subscriber_id=fleet.subscribers["FIL-0001"],
+            body="my internet is not working",
+            client_id="c-silent",
+            now=START + timedelta(hours=2),
+            zone=ZoneInfo(zone),
+        )
+    assert f"hasn't been in touch with us since {since}." in bot_lines(exchange)
 
 
 def test_a_resent_message_is_stored_once(db: Database, fleet: Fleet) -> None:

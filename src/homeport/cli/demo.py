@@ -402,7 +402,7 @@ def run_live(cli: CliContext, host: str, port: int, *, speed: float, seed: int) 
     # Subscribers whose home has a problem they notice get in touch (docs/support.md): real
     # mail to the demo's SMTP listener, signed CTI and SMS webhooks, the app and chat straight
     # into the desk (a chat meets the chatbot first).
-    direct = contacts.DirectTransport(db, chatbot=settings.chatbot)
+    direct = contacts.DirectTransport(db, chatbot=settings.chatbot, zone=settings.zone)
     mail: contacts.ContactTransport = direct
     if smtp is not None and settings.smtp_listen:
         mail_host, _, mail_port = settings.smtp_listen.rpartition(":")

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from sqlalchemy import func, select
@@ -207,10 +207,14 @@ def turn(session: Session, turn_id: int, *, subscriber_id: int) -> Turn | None:
 class _Talk:
     """One message's work on a conversation: the turns it adds and the state it leaves."""
 
-    def __init__(self, session: Session, conv: BotConversation, now: datetime) -> None:
+    def __init__(
+        self, session: Session, conv: BotConversation, now: datetime, zone: tzinfo
+    ) -> None:
         self.session = session
         self.conv = conv
         self.now = now
+        #: The BSP's time zone: every time the bot writes is in it (``Settings.timezone``).
+        self.zone = zone
         self.state: dict[str, Any] = dict(conv.state or {})
         self.replies: list[Turn] = []
         self.case_id: int | None = None
@@ -345,8 +349,8 @@ class _Talk:
         if not found.in_touch:
             self.say(
                 "Your gateway hasn't been in touch with us since "
-                f"{_when(found.last_report_at)}. Please check that it is switched on and "
-                "that the cable from the wall (fibre or phone line) is firmly plugged in, "
+                f"{_when(found.last_report_at, self.zone)}. Please check that it is switched on "
+                "and that the cable from the wall (fibre or phone line) is firmly plugged in, "
                 "then switch it off and on again. It takes about two minutes to come back.",
                 **meta,
             )
@@ -522,10 +526,9 @@ class _Talk:
             self.state["awaiting"] = "confirm_fixed"
             self.say("Did that bring your connection back? (yes / no)")
 
-    @staticmethod
-    def outage_text(found: Diagnosis) -> str:
+    def outage_text(self, found: Diagnosis) -> str:
         eta = (
-            f" We expect it to be fixed by {_when(found.outage_eta)}."
+            f" We expect it to be fixed by {_when(found.outage_eta, self.zone)}."
             if found.outage_eta
             else " Our engineers are on it; we'll let you know when it's fixed."
         )
@@ -577,7 +580,9 @@ class _Talk:
     # --- hand-over -------------------------------------------------------------------------
 
     def hand_over(self, reason: str) -> None:
-        self.case_id = hand_over(self.session, self.conv, now=self.now, reason=reason, talk=self)
+        self.case_id = hand_over(
+            self.session, self.conv, now=self.now, zone=self.zone, reason=reason, talk=self
+        )
 
     def end(self, outcome: str) -> None:
         self.conv.outcome = outcome
@@ -585,8 +590,9 @@ class _Talk:
         self.state.pop("awaiting", None)
 
 
-def _when(at: datetime | None) -> str:
-    return at.strftime("%H:%M UTC on %d %b") if at else "a while ago"
+def _when(at: datetime | None, zone: tzinfo) -> str:
+    """``14:05 CET on 23 Nov``: the time in the BSP's zone, with the zone's abbreviation."""
+    return at.astimezone(zone).strftime("%H:%M %Z on %d %b") if at else "a while ago"
 
 
 def _speed_text(session: Session, subscriber_id: int, action: DeviceAction) -> str:
@@ -620,10 +626,11 @@ def converse(
     body: str,
     client_id: str,
     now: datetime,
+    zone: tzinfo,
 ) -> Exchange:
     """Store a subscriber's message to the bot and the bot's answers, in the caller's
     transaction. A message resent with the same ``client_id`` is recognised: nothing is
-    written and the stored turn is returned."""
+    written and the stored turn is returned. The bot writes times in ``zone``, the BSP's."""
     text = support.clean_chat_message(body, client_id)
     subscriber = session.scalars(
         select(Subscriber).where(Subscriber.id == subscriber_id).with_for_update(of=Subscriber)
@@ -651,7 +658,7 @@ def converse(
             channel="bot",
             detail={"conversation": conv.id},
         )
-    talk = _Talk(session, conv, now)
+    talk = _Talk(session, conv, now, zone)
     said = talk.add("subscriber", text, {"client_id": client_id})
     ids = dict(talk.state.get("client_ids") or {})
     ids[client_id] = said.id
@@ -666,6 +673,7 @@ def hand_over(
     conv: BotConversation,
     *,
     now: datetime,
+    zone: tzinfo,
     reason: str,
     talk: _Talk | None = None,
 ) -> int:
@@ -674,7 +682,7 @@ def hand_over(
     subscriber = session.get(Subscriber, conv.subscriber_id)
     if subscriber is None:
         raise NotFound(f"no subscriber {conv.subscriber_id}")
-    own = talk or _Talk(session, conv, now)
+    own = talk or _Talk(session, conv, now, zone)
     intent = conv.intent or "other"
     own.say(
         "I'm passing our conversation to a person now. They'll see everything we've said "
@@ -770,15 +778,15 @@ def _handover_note(conv: BotConversation, intent: str, reason: str, state: dict[
     return "\n".join(lines)
 
 
-def _follow_up(session: Session, conv: BotConversation, now: datetime) -> None:
-    talk = _Talk(session, conv, now)
+def _follow_up(session: Session, conv: BotConversation, now: datetime, zone: tzinfo) -> None:
+    talk = _Talk(session, conv, now, zone)
     if talk.state.get("awaiting") != "verify":
         return
     talk.check_fix(asked=False)
     talk.save()
 
 
-def on_action_finished(session: Session, action_id: int) -> None:
+def on_action_finished(session: Session, action_id: int, zone: tzinfo) -> None:
     """A remote action the bot ran has a result: tell the subscriber."""
     action = session.get(DeviceAction, action_id)
     if action is None or not action.requested_by.startswith("subscriber:"):
@@ -788,10 +796,10 @@ def on_action_finished(session: Session, action_id: int) -> None:
     conv = open_conversation(session, subscriber_id, now=now)
     if conv is None or ((conv.state or {}).get("action") or {}).get("id") != action_id:
         return
-    _follow_up(session, conv, now)
+    _follow_up(session, conv, now, zone)
 
 
-def on_finding_resolved(session: Session, finding_id: int) -> None:
+def on_finding_resolved(session: Session, finding_id: int, zone: tzinfo) -> None:
     """A finding the bot tried to fix resolved: tell the subscriber it worked."""
     finding = session.get(Finding, finding_id)
     if finding is None or finding.resolved_at is None:
@@ -802,16 +810,17 @@ def on_finding_resolved(session: Session, finding_id: int) -> None:
     conv = open_conversation(session, int(subscriber_id), now=finding.resolved_at)
     if conv is None or ((conv.state or {}).get("action") or {}).get("finding_id") != finding_id:
         return
-    _follow_up(session, conv, finding.resolved_at)
+    _follow_up(session, conv, finding.resolved_at, zone)
 
 
-def register(db: Database) -> None:
-    """Subscribe the bot's follow-ups to ``db.bus``, each in its own transaction."""
+def register(db: Database, zone: tzinfo) -> None:
+    """Subscribe the bot's follow-ups to ``db.bus``, each in its own transaction; they write
+    times in ``zone``, the BSP's."""
 
     def action_finished(event: remote.ActionFinished) -> None:
         if event.status in ("done", "failed", "unsupported"):
             with db.transaction() as session:
-                on_action_finished(session, event.action_id)
+                on_action_finished(session, event.action_id, zone)
 
     def finding_resolved(event: FindingResolved) -> None:
         # Every finding that resolves on the ingest path comes here: only a kind the bot can
@@ -819,7 +828,7 @@ def register(db: Database) -> None:
         if event.kind not in diagnostics.FIXABLE_KINDS:
             return
         with db.transaction() as session:
-            on_finding_resolved(session, event.finding_id)
+            on_finding_resolved(session, event.finding_id, zone)
 
     db.bus.subscribe(remote.ActionFinished, action_finished)
     db.bus.subscribe(FindingResolved, finding_resolved)

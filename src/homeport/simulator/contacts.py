@@ -27,7 +27,7 @@ import urllib.request
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from typing import Protocol
@@ -150,11 +150,13 @@ class DirectTransport:
     """Records contacts through the support domain's actions (no network). A new chat goes to
     the chatbot first (``chatbot``, as in the portal): the simulated subscriber agrees to the
     fix it proposes, says "no" when asked whether advice alone fixed it (the problem is real)
-    and, when it offers a person, takes one."""
+    and, when it offers a person, takes one. The bot writes times in ``zone`` (the demo passes
+    the BSP's)."""
 
-    def __init__(self, db: Database, *, chatbot: bool = True) -> None:
+    def __init__(self, db: Database, *, chatbot: bool = True, zone: tzinfo = UTC) -> None:
         self.db = db
         self.chatbot = chatbot
+        self.zone = zone
 
     def _chat_with_bot(self, contact: Contact) -> None:
         replies = {"consent": "yes", "handover_offer": "yes", "confirm_fixed": "no, still broken"}
@@ -167,6 +169,7 @@ class DirectTransport:
                     body=text,
                     client_id=uuid.uuid4().hex,
                     now=contact.at,
+                    zone=self.zone,
                 )
                 waiting = bot.awaiting(session, exchange.conversation_id)
                 if exchange.case_id is not None or waiting not in replies:

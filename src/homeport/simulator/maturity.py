@@ -30,7 +30,7 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -547,6 +547,7 @@ class _Run:
                     body=str(self.rng.choice(BOT_CONTAINED)),
                     client_id=uuid.uuid4().hex,
                     now=at,
+                    zone=UTC,
                 )
             else:
                 exchange = bot.converse(
@@ -555,6 +556,7 @@ class _Run:
                     body=BOT_HANDED_OVER,
                     client_id=uuid.uuid4().hex,
                     now=at,
+                    zone=UTC,
                 )
                 if (
                     exchange.case_id is None
@@ -566,6 +568,7 @@ class _Run:
                         body="yes please",
                         client_id=uuid.uuid4().hex,
                         now=at + timedelta(minutes=1),
+                        zone=UTC,
                     )
         with self.db.transaction() as session:
             bot.close_idle(session, now=at + timedelta(hours=1))

@@ -347,6 +347,7 @@ async def subscriber_socket(ws: WebSocket) -> None:
                             body=_text(data, "body"),
                             client_id=client_id,
                             now=runtime.clock.now(),
+                            zone=runtime.settings.zone,
                         )
                     return conversation.subscriber_says(
                         s,
