@@ -278,9 +278,9 @@ def install_experience(session: Session, *, since: datetime, until: datetime) ->
     """Self-install against onsite installation, for the installations in the period."""
     installs: dict[int, tuple[str, datetime]] = {}
     for subscriber_id, at, detail in session.execute(
-        select(JourneyEvent.subscriber_id, JourneyEvent.at, JourneyEvent.detail).where(
-            JourneyEvent.kind == "installed", JourneyEvent.at >= since, JourneyEvent.at < until
-        )
+        select(JourneyEvent.subscriber_id, JourneyEvent.at, JourneyEvent.detail)
+        .where(JourneyEvent.kind == "installed", JourneyEvent.at >= since, JourneyEvent.at < until)
+        .order_by(JourneyEvent.at, JourneyEvent.id)  # installed twice: the latest one counts
     ):
         how = (detail or {}).get("install")
         installs[subscriber_id] = (how if how in ("self", "onsite") else "unknown", at)
@@ -306,12 +306,14 @@ def install_experience(session: Session, *, since: datetime, until: datetime) ->
             if at <= opened_at <= at + REPEAT_CONTACT_WINDOW:
                 contacts[subscriber_id] += 1
         for subscriber_id, score in session.execute(
-            select(Survey.subscriber_id, Survey.score).where(
+            select(Survey.subscriber_id, Survey.score)
+            .where(
                 Survey.subscriber_id.in_(batch),
                 Survey.moment == "post_install",
                 Survey.kind == "csat",
                 Survey.score.is_not(None),
             )
+            .order_by(Survey.id)  # answered twice: the latest answer counts
         ):
             if score is not None:
                 csat_by[subscriber_id] = score

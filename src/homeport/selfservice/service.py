@@ -452,7 +452,11 @@ def network_view(
     latest = telemetry_service.latest_report(session, gw.device_id)
     wan = wan_of(latest, now, plan)
     findings = list(
-        session.scalars(select(Finding).where(Finding.home_id == home.id, Finding.status == "open"))
+        session.scalars(
+            select(Finding)
+            .where(Finding.home_id == home.id, Finding.status == "open")
+            .order_by(Finding.id)  # the same order on every page load
+        )
     )
     names = _names(home)
     explained = explain_all(findings, names, s)

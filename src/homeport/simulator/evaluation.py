@@ -310,26 +310,34 @@ def simulate(
 
 
 def collect(session: Session, *, start: datetime, end: datetime) -> tuple[list[Truth], list[Seen]]:
-    """Ground truth and what Homeport raised in [start, end] from the database."""
+    """Ground truth and what Homeport raised in [start, end] from the database, each in the
+    order it began, so that the outages counted per fibre cut (and ties between findings opened
+    at the same moment) come out the same on every run and backend."""
     truth = [
         Truth(f.kind, f.home_id, f.port_id, f.subject, f.started_at, f.ended_at or end)
         for f in session.scalars(
-            select(SimFault).where(SimFault.started_at >= start, SimFault.started_at < end)
+            select(SimFault)
+            .where(SimFault.started_at >= start, SimFault.started_at < end)
+            .order_by(SimFault.started_at, SimFault.id)
         )
     ]
     seen = [
         Seen(f.kind, f.home_id, None, f.subject, f.opened_at)
         for f in session.scalars(
-            select(Finding).where(
+            select(Finding)
+            .where(
                 Finding.opened_at.is_not(None), Finding.opened_at >= start, Finding.opened_at <= end
             )
+            .order_by(Finding.opened_at, Finding.id)
         )
         if f.opened_at is not None
     ]
     seen += [
         Seen(fault_model.OUTAGE, None, o.port_id, "", o.opened_at)
         for o in session.scalars(
-            select(Outage).where(Outage.opened_at >= start, Outage.opened_at <= end)
+            select(Outage)
+            .where(Outage.opened_at >= start, Outage.opened_at <= end)
+            .order_by(Outage.opened_at, Outage.id)
         )
     ]
     return truth, seen
