@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
+import pytest
 from defusedxml.ElementTree import fromstring as parse_svg
 
 from homeport.web import charts
@@ -172,3 +174,31 @@ def test_scores_and_times_are_placed_on_the_plot() -> None:
     # The score guides and their labels are at the same heights.
     labels = {t.text: float(t.get("y") or 0) - 4 for t in root.iter(f"{SVG}text")}
     assert labels["100"] == TOP and labels["0"] == BOTTOM and labels["50"] == (TOP + BOTTOM) / 2
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        datetime(2026, 3, 28, 22, 0, tzinfo=UTC),  # Paris springs forward at 01:00 UTC on the 29th
+        datetime(2026, 10, 24, 22, 0, tzinfo=UTC),  # and falls back at 01:00 UTC on 25 October
+    ],
+)
+def test_a_daylight_saving_change_keeps_the_hours_consecutive_and_evenly_spaced(
+    first: datetime,
+) -> None:
+    points = [(first + timedelta(hours=h), 60.0 + h) for h in range(6)]
+    root = check(
+        charts.score_history(
+            points,
+            since=first,
+            until=first + timedelta(hours=5),
+            zone=ZoneInfo("Europe/Paris"),
+            label="History",
+        ),
+        "History",
+    )
+    [line] = lines_of(root)  # one line: no hour is missing, whatever the wall clock says
+    xs = [x for x, _ in coordinates(line)]
+    assert xs[0] == LEFT and xs[-1] == RIGHT
+    steps = {round(b - a, 1) for a, b in itertools.pairwise(xs)}
+    assert steps == {round((RIGHT - LEFT) / 5, 1)}  # an hour is an hour wide

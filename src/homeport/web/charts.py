@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from xml.etree.ElementTree import Element
 from zoneinfo import ZoneInfo
@@ -170,30 +170,34 @@ def score_history(
     local_end = until.astimezone(zone).replace(tzinfo=None)
     ticks, fmt = _history_ticks(local_start, local_end)
     left, right, top, bottom = _PLOT_LEFT, _PLOT_RIGHT, _PLOT_TOP, _PLOT_BOTTOM
-    x_scale = (right - left) / ((local_end - local_start).total_seconds() or 1.0)
+    # The x axis is elapsed time, labelled in local time: across a daylight-saving change the
+    # hours stay evenly spaced and consecutive (the labels of that day are an hour closer or
+    # further apart), where a wall-clock axis would break the line or stack two hours.
+    since_utc = since.astimezone(UTC)
+    x_scale = (right - left) / ((until - since).total_seconds() or 1.0)
     y_scale = (bottom - top) / 100
 
     def x_of(local: datetime) -> float:
-        return left + (local - local_start).total_seconds() * x_scale
+        """A naive local tick's place: the instant it names (the first, if it names two)."""
+        elapsed = local.replace(tzinfo=zone).astimezone(UTC) - since_utc
+        return left + elapsed.total_seconds() * x_scale
 
     def y_of(score: float) -> float:
         return bottom - score * y_scale
 
-    # The plot's points, one run per stretch of consecutive hours (local time). The points
-    # stay aware, in ``zone``: between two datetimes of the same tzinfo Python subtracts the
-    # wall-clock times, as between the naive local times above, without a replace() each.
-    start = since.astimezone(zone)
+    # The plot's points, one run per stretch of consecutive hours. Both ends of each difference
+    # are in UTC (one tzinfo), so Python subtracts them as elapsed time.
     segments: list[list[tuple[float, float]]] = []
     run: list[tuple[float, float]] = []
     previous: datetime | None = None
     for at, value in points:
-        local = at.astimezone(zone)
-        if previous is None or local - previous > _HOUR:
+        at = at.astimezone(UTC)
+        if previous is None or at - previous > _HOUR:
             run = []  # the first point, or after a gap: a new line
             segments.append(run)
         score = 100.0 if value > 100 else 0.0 if value < 0 else value
-        run.append((left + (local - start).total_seconds() * x_scale, bottom - score * y_scale))
-        previous = local
+        run.append((left + (at - since_utc).total_seconds() * x_scale, bottom - score * y_scale))
+        previous = at
 
     out = [
         '<svg xmlns="http://www.w3.org/2000/svg" class="chart-svg score-history" '
