@@ -881,17 +881,23 @@ def explained_experience(
     return Experience(home_id, since, now, points, latest, found, recent), history
 
 
-def _findings_actions(
-    session: Session, home_id: int, actions: int
-) -> tuple[list[Finding], list[DeviceAction]]:
-    """The home's open findings (critical first) and latest ``actions`` remote actions."""
-    findings = list(
+def open_findings(session: Session, home_id: int) -> list[Finding]:
+    """The home's open findings, critical first, then the newest: the order every page and the
+    chatbot list them in."""
+    return list(
         session.scalars(
             select(Finding)
             .where(Finding.home_id == home_id, Finding.status == "open")
             .order_by(severity_order(), Finding.opened_at.desc(), Finding.id.desc())
         )
     )
+
+
+def _findings_actions(
+    session: Session, home_id: int, actions: int
+) -> tuple[list[Finding], list[DeviceAction]]:
+    """The home's open findings (critical first) and latest ``actions`` remote actions."""
+    findings = open_findings(session, home_id)
     recent = (
         list(
             session.scalars(

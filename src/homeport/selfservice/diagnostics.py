@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from homeport.core.health_settings import DEFAULT_REMEDIATION
 from homeport.health import remediation
 from homeport.health.models import Finding
-from homeport.health.service import finding_title, severity_order
+from homeport.health.service import finding_title, open_findings
 from homeport.network.models import Gateway, Home
 from homeport.selfservice.service import explain_finding
 from homeport.subscribers.models import Plan, Subscriber
@@ -206,11 +206,7 @@ def diagnose(session: Session, subscriber_id: int, *, now: datetime) -> Diagnosi
     report = latest_report(session, device_id) if device_id else None
     problems: list[Problem] = []
     if home_id is not None:
-        findings = session.scalars(
-            select(Finding)
-            .where(Finding.home_id == home_id, Finding.status == "open")
-            .order_by(severity_order(), Finding.opened_at.desc(), Finding.id.desc())
-        )
+        findings = open_findings(session, home_id)
         problems = [
             Problem(
                 finding_id=f.id,

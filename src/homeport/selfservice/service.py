@@ -451,13 +451,7 @@ def network_view(
     gw = home.gateway
     latest = telemetry_service.latest_report(session, gw.device_id)
     wan = wan_of(latest, now, plan)
-    findings = list(
-        session.scalars(
-            select(Finding)
-            .where(Finding.home_id == home.id, Finding.status == "open")
-            .order_by(Finding.id)  # the same order on every page load
-        )
-    )
+    findings = health_service.open_findings(session, home.id)
     names = _names(home)
     explained = explain_all(findings, names, s)
     by_subject: dict[str, list[str]] = {}
