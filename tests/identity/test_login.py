@@ -103,7 +103,7 @@ def test_throttling_by_client_address_across_emails(
 def test_open_redirects_are_refused(client: TestClient, db: Database, clock: ManualClock) -> None:
     make_staff(db, clock)
     token = csrf_from(client.get("/login").text)
-    for target in ("https://evil.example", "//evil.example", "/\\evil.example"):
+    for target in ("https://evil.example", "//evil.example", "/\\evil.example", "/\t/evil.example"):
         r = client.post(
             "/login",
             data={

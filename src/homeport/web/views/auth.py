@@ -15,16 +15,10 @@ from homeport.identity import actions
 from homeport.identity.api import Access, client_address, end_session, start_session, verify_csrf
 from homeport.identity.models import StaffUser
 from homeport.identity.schemas import Principal, StaffUserOut
+from homeport.web.redirects import local_target
 from homeport.web.templating import render
 
 router = APIRouter()
-
-
-def _safe_next(target: str | None) -> str:
-    """Only same-site paths: never redirect a sign-in to another host."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
-        return "/"
-    return target
 
 
 async def sign_in(
@@ -85,7 +79,7 @@ async def sign_in(
 
 @router.get("/login", dependencies=[Depends(Access.public(page=True))], include_in_schema=False)
 def login_form(request: Request, next: str = "/") -> Response:
-    return render(request, "login.html", next=_safe_next(next), error=None, email="")
+    return render(request, "login.html", next=local_target(next), error=None, email="")
 
 
 @router.post(
@@ -106,7 +100,7 @@ async def login(
         template="login.html",
         email=email,
         password=password,
-        next=_safe_next(next),
+        next=local_target(next),
     )
 
 

@@ -30,6 +30,7 @@ from homeport.kpis.dashboards import DASHBOARDS, DIMENSION_WORDS, Dashboard, Fil
 from homeport.kpis.definitions import KPIS, Kpi
 from homeport.kpis.service import Point, Row
 from homeport.web import charts
+from homeport.web.redirects import local_target
 from homeport.web.templating import flash, render
 
 router = APIRouter(include_in_schema=False)
@@ -339,13 +340,6 @@ for _dashboard in DASHBOARDS.values():
 # --- Targets ----------------------------------------------------------------------------------
 
 
-def _back(raw: str) -> str:
-    """Where to return after the form: a dashboard URL, never another site."""
-    if raw.startswith("/kpis") and not raw.startswith("//") and "\\" not in raw:
-        return raw
-    return "/kpis"
-
-
 @router.post("/kpis/targets", dependencies=[Depends(EDIT)])
 async def set_target(
     request: Request,
@@ -358,7 +352,7 @@ async def set_target(
     """Set (``op=set`` with a value) or clear (``op=clear``) one KPI's target, overall or for
     the page's cut; audited as ``kpi.target_set`` / ``kpi.target_removed``."""
     principal: Principal = request.state.principal
-    where = _back(back)
+    where = local_target(back, "/kpis")
     k = KPIS.get(kpi)
     title = k.title if k else kpi
     target: float | None = None

@@ -41,6 +41,7 @@ from homeport.selfservice import service as portal_service
 from homeport.selfservice.actions import record_engagement
 from homeport.subscribers.models import Subscriber
 from homeport.support import guided
+from homeport.web.redirects import local_target
 from homeport.web.templating import flash, render
 from homeport.web.views.auth import sign_in
 from homeport.web.views.subscribers import money
@@ -58,13 +59,6 @@ QUICK_ACTIONS = {
     "speed-test": ("speed_test", "Speed test started. The result shows here in a minute."),
     "restart": ("reboot", "Your gateway is restarting. Your Internet is back in 2–3 minutes."),
 }
-
-
-def _safe_next(target: str | None) -> str:
-    """Only portal paths on this site."""
-    if not target or not target.startswith("/portal/") or "\\" in target or "//" in target:
-        return HOME
-    return target
 
 
 def _sub(principal: Principal) -> int:
@@ -126,7 +120,13 @@ def _write(
 
 @router.get("/login", dependencies=[Depends(Access.public(page=True))])
 def login_form(request: Request, next: str = HOME) -> Response:
-    return render(request, "portal/login.html", next=_safe_next(next), error=None, email="")
+    return render(
+        request,
+        "portal/login.html",
+        next=local_target(next, "/portal/", HOME),
+        error=None,
+        email="",
+    )
 
 
 @router.post("/login", dependencies=[Depends(Access.public(page=True)), Depends(verify_csrf)])
@@ -143,7 +143,7 @@ async def login(
         template="portal/login.html",
         email=email,
         password=password,
-        next=_safe_next(next),
+        next=local_target(next, "/portal/", HOME),
     )
     if response.status_code == 303:
         _signed_in(request, request.session.get(SESSION_ID), "password")

@@ -26,6 +26,7 @@ from homeport.identity.api import Access
 from homeport.identity.schemas import Principal
 from homeport.retention import recommendations
 from homeport.selfservice.actions import record_engagement
+from homeport.web.redirects import local_target
 from homeport.web.templating import flash
 from homeport.web.views.subscribers import money
 
@@ -50,12 +51,6 @@ def context(request: Request, subscriber_id: int, channel: str) -> dict[str, Any
     with request.app.state.db.transaction() as session:
         recs = recommendations.show(session, subscriber_id, channel, now)
     return {"recs": recs, "rec_channel": channel, "rec_back": request.url.path, "rec_money": money}
-
-
-def _safe_back(back: str, prefix: str) -> str:
-    if not back.startswith(prefix) or "//" in back or "\\" in back:
-        return prefix
-    return back
 
 
 def _accepted(answer: str) -> bool:
@@ -123,7 +118,7 @@ async def staff_decision(
     if via not in CHANNEL_ROLES or principal.role not in CHANNEL_ROLES[via]:
         raise NotFound(f"no recommendation {rec_id} for the {via} channel")
     actor = Actor("staff", principal.id, principal.email)
-    target = _safe_back(back, "/")
+    target = local_target(back)
 
     def work() -> str:
         return _decide(
