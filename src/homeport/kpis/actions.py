@@ -256,10 +256,12 @@ def subscribe(
 def unsubscribe(session: Session, actor: Actor, email: str, *, now: datetime) -> int:
     """Stop every report to ``email``; returns how many subscriptions were stopped."""
     rows = session.scalars(
-        select(KpiReportSubscription).where(
+        select(KpiReportSubscription)
+        .where(
             KpiReportSubscription.email == email.strip().lower(),
             KpiReportSubscription.active.is_(True),
         )
+        .order_by(KpiReportSubscription.id)
     ).all()
     if not rows:
         raise NotFound(f"no active KPI report subscription for {email}")

@@ -201,6 +201,7 @@ def settle(
             Subscriber.churned_at >= RetentionOutcome.flagged_at,
             Subscriber.churned_at <= now,
         )
+        .order_by(RetentionOutcome.id)
     ).all()
     for row in lost_rows:
         _decide(session, row, "lost", now=now, actor=actor, note="the subscriber left")
@@ -215,6 +216,7 @@ def settle(
             Subscriber.status.in_(("active", "suspended")),
             or_(Subscriber.churned_at.is_(None), Subscriber.churned_at > now),
         )
+        .order_by(RetentionOutcome.id)
     ).all()
     for row in saved_rows:
         _decide(

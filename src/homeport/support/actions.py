@@ -1204,12 +1204,14 @@ def check_slas(session: Session, *, now: datetime) -> tuple[int, int]:
     (priority raised one step, once). Returns (warnings, breaches)."""
     warnings = breaches = 0
     live = session.scalars(
-        select(Case).where(
+        select(Case)
+        .where(
             Case.status.in_(LIVE_STATUSES),
             Case.sla_policy_id.is_not(None),
             Case.sla_paused_at.is_(None),
             Case.sla_breached_at.is_(None),
         )
+        .order_by(Case.id)  # warnings, breaches and their audit entries in a stable order
     ).all()
     policies = {p.id: p for p in session.scalars(select(SlaPolicy))}
     actor = Actor.system("sla")
