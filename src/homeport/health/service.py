@@ -9,7 +9,8 @@ the size of the fleet (the tests hold the pages to that):
   outages, the score histogram, the worst homes, the fleet trend);
 - :func:`list_findings` and :func:`list_outages`: the page, plus a count when the page does not
   prove the total;
-- :func:`get_outage`: two; :func:`home_experience`: three.
+- :func:`get_outage`: two; :func:`home_experience`: at most four; :func:`explained_experience`:
+  three.
 
 A home's **current score** is its latest hourly score no older than :data:`CURRENT_SCORE_AGE`
 (an hour still filling counts: it is the freshest figure there is).
